@@ -1,6 +1,8 @@
 //! Every capture in `/work/shared/captures` (`../../../shared/captures` from this crate) against tshark 4.0
 //! output checked in under `tests/data/` (see `tests/data/README.md` for how it was generated).
 
+#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers outside #[test] functions")]
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 

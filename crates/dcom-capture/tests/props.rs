@@ -1,5 +1,7 @@
 //! Property tests: reassembly against a model, pcap encode -> parse -> encode, and no panics on hostile input.
 
+#![expect(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
+
 use dcom_capture::{Capture, Frame, Limits, fuzz_parse};
 use proptest::prelude::*;
 
@@ -58,8 +60,6 @@ fn decode_back(big: bool, nano: bool, link: u32, frames: &[Frame]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
-
     #[test]
     fn pcap_round_trip(big: bool, nano: bool, link in 0u32..300,
                        recs in prop::collection::vec((any::<u32>(), 0u32..1_000_000, prop::collection::vec(any::<u8>(), 0..200)), 0..20)) {

@@ -1,5 +1,7 @@
 //! Hand-built captures: file formats, link types, TCP reassembly corner cases and SMB pipes.
 
+#![expect(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
+
 use dcom_capture::{
     Capture, CaptureErrorKind, FileFormat, FileId, Gap, Limits, RoleSource, SmbVersion, Timestamp, WarningKind,
 };
@@ -111,7 +113,7 @@ impl Ng {
     }
     fn block(&mut self, ty: u32, body: &[u8]) {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let total = u32::try_from(body.len() + 12).unwrap();
@@ -533,7 +535,7 @@ fn compound(msgs: &[Vec<u8>]) -> Vec<u8> {
     for (i, m) in msgs.iter().enumerate() {
         let mut m = m.clone();
         if i + 1 < msgs.len() {
-            while m.len() % 8 != 0 {
+            while !m.len().is_multiple_of(8) {
                 m.push(0);
             }
             let n = u32::try_from(m.len()).unwrap();

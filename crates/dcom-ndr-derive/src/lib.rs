@@ -326,21 +326,27 @@ fn expand_struct(input: &DeriveInput, attrs: &ContainerAttrs, fields: &Fields) -
                 const HAS_POINTERS: bool = false;
                 fn ndr_align(_: #nd::Syntax) -> usize { 1 }
                 fn encode_inline(&self, w: &mut #nd::NdrWriter) -> #nd::Result<()> {
-                    let __s = self;
-                    let __off = w.position();
-                    #(#checks)*
-                    #(#enc)*
-                    ::core::result::Result::Ok(())
+                    let mut __body = || -> #nd::Result<()> {
+                        let __s = self;
+                        let __off = w.position();
+                        #(#checks)*
+                        #(#enc)*
+                        ::core::result::Result::Ok(())
+                    };
+                    __body().map_err(|e| e.in_type(#type_name))
                 }
                 fn decode_inline(r: &mut #nd::NdrReader<'_>) -> #nd::Result<Self> {
-                    #(#dec)*
-                    let __v = #cons;
-                    {
-                        let __s = &__v;
-                        let __off = r.position();
-                        #(#checks)*
-                    }
-                    ::core::result::Result::Ok(__v)
+                    let mut __body = || -> #nd::Result<Self> {
+                        #(#dec)*
+                        let __v = #cons;
+                        {
+                            let __s = &__v;
+                            let __off = r.position();
+                            #(#checks)*
+                        }
+                        ::core::result::Result::Ok(__v)
+                    };
+                    __body().map_err(|e| e.in_type(#type_name))
                 }
             }
         });

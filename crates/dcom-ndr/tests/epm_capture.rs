@@ -65,7 +65,7 @@ fn check_request(hex_stub: &str, ctx: NdrContext, interface: Uuid, port: u16) {
     assert_eq!(&tower.tower_octet_string[..2], &[5, 0]);
     assert_eq!(&tower.tower_octet_string[5..21], &interface.to_bytes_le());
     // floor 4: TCP port, big-endian.
-    assert_eq!(&tower.tower_octet_string[60..62], &port.to_be_bytes());
+    assert_eq!(&tower.tower_octet_string[64..66], &port.to_be_bytes());
     assert_eq!(encode_with_ids(&req, ctx, 1), bytes);
 }
 
@@ -94,7 +94,7 @@ fn ndr20_ept_map_response() {
         .iter()
         .map(|t| {
             let t = t.as_ref().unwrap();
-            u16::from_be_bytes([t.tower_octet_string[60], t.tower_octet_string[61]])
+            u16::from_be_bytes([t.tower_octet_string[64], t.tower_octet_string[65]])
         })
         .collect();
     assert_eq!(ports, vec![49676, 49667]);
@@ -109,7 +109,7 @@ fn ndr64_ept_map_response() {
     assert_eq!(resp.num_towers, 1);
     assert_eq!(resp.towers.max_count, 4);
     let t = resp.towers.items[0].as_ref().unwrap();
-    assert_eq!(u16::from_be_bytes([t.tower_octet_string[60], t.tower_octet_string[61]]), 49679);
+    assert_eq!(u16::from_be_bytes([t.tower_octet_string[64], t.tower_octet_string[65]]), 49679);
     assert_eq!(encode_with_ids(&resp, NdrContext::NDR64, 3), bytes);
 }
 

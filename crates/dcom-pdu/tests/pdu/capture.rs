@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-pub fn capture_path(name: &str) -> PathBuf {
+pub(crate) fn capture_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures").join(name)
 }
 
-pub fn read_capture(name: &str) -> Vec<u8> {
+pub(crate) fn read_capture(name: &str) -> Vec<u8> {
     let raw = std::fs::read(capture_path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"));
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -20,7 +20,7 @@ pub fn read_capture(name: &str) -> Vec<u8> {
 }
 
 /// (frame number starting at 1, link type, packet bytes)
-pub fn packets(data: &[u8]) -> Vec<(usize, u32, Vec<u8>)> {
+pub(crate) fn packets(data: &[u8]) -> Vec<(usize, u32, Vec<u8>)> {
     let mut out = Vec::new();
     if data.len() < 24 {
         return out;
@@ -106,11 +106,11 @@ pub fn packets(data: &[u8]) -> Vec<(usize, u32, Vec<u8>)> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FlowKey {
-    pub src: Vec<u8>,
-    pub sport: u16,
-    pub dst: Vec<u8>,
-    pub dport: u16,
+pub(crate) struct FlowKey {
+    pub(crate) src: Vec<u8>,
+    pub(crate) sport: u16,
+    pub(crate) dst: Vec<u8>,
+    pub(crate) dport: u16,
 }
 
 struct Segment {
@@ -165,13 +165,12 @@ fn tcp_of(link: u32, pkt: &[u8]) -> Option<(FlowKey, Segment)> {
 }
 
 /// A reassembled TCP byte stream of one direction, with the frame number where each byte arrived.
-pub struct Stream {
-    pub key: FlowKey,
-    pub data: Vec<u8>,
-    pub frame_of: Vec<usize>,
+pub(crate) struct Stream {
+    pub(crate) data: Vec<u8>,
+    pub(crate) frame_of: Vec<usize>,
 }
 
-pub fn tcp_streams(name: &str) -> Vec<Stream> {
+pub(crate) fn tcp_streams(name: &str) -> Vec<Stream> {
     let data = read_capture(name);
     let mut flows: BTreeMap<FlowKey, Vec<Segment>> = BTreeMap::new();
     for (n, link, pkt) in packets(&data) {
@@ -181,7 +180,7 @@ pub fn tcp_streams(name: &str) -> Vec<Stream> {
         }
     }
     let mut out = Vec::new();
-    for (key, segs) in flows {
+    for (_key, segs) in flows {
         let base = match segs.iter().find(|s| s.syn) {
             Some(s) => s.seq.wrapping_add(1),
             None => match segs.iter().find(|s| !s.payload.is_empty()) {
@@ -210,21 +209,21 @@ pub fn tcp_streams(name: &str) -> Vec<Stream> {
             }
         }
         if !data.is_empty() {
-            out.push(Stream { key, data, frame_of });
+            out.push(Stream { data, frame_of });
         }
     }
     out
 }
 
 /// A framed DCE/RPC PDU from a capture.
-pub struct CapturedPdu {
+pub(crate) struct CapturedPdu {
     /// Frame number of the packet holding the last byte of the PDU (tshark's numbering).
-    pub frame: usize,
-    pub bytes: Vec<u8>,
+    pub(crate) frame: usize,
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// All DCE/RPC PDUs framed from every TCP stream that starts like a connection-oriented DCE/RPC stream.
-pub fn dcerpc_pdus(name: &str) -> Vec<CapturedPdu> {
+pub(crate) fn dcerpc_pdus(name: &str) -> Vec<CapturedPdu> {
     let mut out = Vec::new();
     for s in tcp_streams(name) {
         let d = &s.data;

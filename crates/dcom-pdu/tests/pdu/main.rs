@@ -5,3 +5,4 @@ mod hex;
 mod vectors;
 mod captures;
 mod negative;
+mod props;

@@ -12,12 +12,12 @@ use crate::hex::{
     NTLM_BIND_BTFN, NTLM_EPM_REQUEST_NDR64, NTLM_FAULT,
 };
 
-pub fn unhex(s: &str) -> Vec<u8> {
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 /// Decodes and checks that re-encoding gives the same bytes.
-pub fn decode_roundtrip(hex: &str) -> Pdu {
+pub(crate) fn decode_roundtrip(hex: &str) -> Pdu {
     let bytes = unhex(hex);
     let pdu = Pdu::decode(Bytes::from(bytes.clone())).unwrap();
     assert_eq!(pdu.to_bytes().unwrap(), bytes);
