@@ -143,6 +143,107 @@ pub fn our_fields(r: &Record) -> Fields {
     f
 }
 
+fn epm_push(f: &mut Fields, key: &str, v: impl ToString) {
+    f.entry(format!("epm.{key}")).or_default().push(v.to_string());
+}
+
+fn epm_tower(f: &mut Fields, t: &Value) {
+    if t.is_null() {
+        return;
+    }
+    // tshark shows the conformance and tower_length, both equal for a valid tower.
+    epm_push(f, "tower.len", s(&t["length"]));
+    epm_push(f, "tower.len", s(&t["length"]));
+    let floors = t["floors"].as_array().cloned().unwrap_or_default();
+    epm_push(f, "tower.num_floors", floors.len());
+    for fl in &floors {
+        epm_push(f, "tower.lhs.len", s(&fl["lhs_len"]));
+        epm_push(f, "tower.proto_id", format!("0x{:02x}", fl["protocol"].as_u64().unwrap_or(0)));
+        if let Some(u) = fl.get("uuid") {
+            epm_push(f, "uuid", s(u));
+            // tshark reads the floor's major version as a big-endian u16.
+            let major = u16::try_from(fl["version_major"].as_u64().unwrap_or(0)).unwrap_or(0);
+            epm_push(f, "uuid_version", major.swap_bytes());
+        }
+        epm_push(f, "tower.rhs.len", s(&fl["rhs_len"]));
+        if fl.get("uuid").is_some() {
+            // ... and the minor version on the right-hand side likewise.
+            let minor = u16::try_from(fl["version_minor"].as_u64().unwrap_or(0)).unwrap_or(0);
+            epm_push(f, "ver_min", minor.swap_bytes());
+        }
+        if let Some(p) = fl.get("port") {
+            let key = match fl["protocol"].as_u64() {
+                Some(0x07) => "proto.tcp_port",
+                Some(0x08) => "proto.udp_port",
+                Some(0x1f) => "proto.http_port",
+                _ => "proto.port",
+            };
+            epm_push(f, key, s(p));
+        }
+        if let Some(ip) = fl.get("ip") {
+            epm_push(f, "proto.ip", s(ip));
+        }
+    }
+}
+
+/// The endpoint mapper stub we decoded, expressed with tshark's `epm.*` field names.
+pub fn our_epm_fields(decoded: &Value) -> Fields {
+    let mut f = Fields::new();
+    let method = decoded["method"].as_str().unwrap_or_default();
+    let is_response = decoded.get("status").is_some();
+    match (method, is_response) {
+        ("ept_map", false) => {
+            if !decoded["object"].is_null() {
+                epm_push(&mut f, "uuid", s(&decoded["object"]));
+            }
+            epm_tower(&mut f, &decoded["map_tower"]);
+            epm_push(&mut f, "hnd", colon_hex(&decoded["entry_handle"]));
+            epm_push(&mut f, "max_towers", s(&decoded["max_towers"]));
+        }
+        ("ept_map", true) => {
+            epm_push(&mut f, "hnd", colon_hex(&decoded["entry_handle"]));
+            epm_push(&mut f, "num_towers", s(&decoded["num_towers"]));
+            for t in decoded["towers"].as_array().cloned().unwrap_or_default() {
+                epm_tower(&mut f, &t);
+            }
+            epm_push(&mut f, "rc", format!("0x{:08x}", decoded["status"].as_u64().unwrap_or(0)));
+        }
+        ("ept_lookup", false) => {
+            epm_push(&mut f, "inq_type", s(&decoded["inquiry_type"]));
+            if !decoded["object"].is_null() {
+                epm_push(&mut f, "object", s(&decoded["object"]));
+            }
+            let i = &decoded["interface_id"];
+            if !i.is_null() {
+                epm_push(&mut f, "if_id", s(&i["uuid"]));
+                epm_push(&mut f, "ver_maj", s(&i["version_major"]));
+                epm_push(&mut f, "ver_min", s(&i["version_minor"]));
+            }
+            epm_push(&mut f, "ver_opt", s(&decoded["vers_option"]));
+            epm_push(&mut f, "hnd", colon_hex(&decoded["entry_handle"]));
+            epm_push(&mut f, "max_ents", s(&decoded["max_ents"]));
+        }
+        ("ept_lookup", true) => {
+            epm_push(&mut f, "hnd", colon_hex(&decoded["entry_handle"]));
+            epm_push(&mut f, "num_ents", s(&decoded["num_ents"]));
+            for e in decoded["entries"].as_array().cloned().unwrap_or_default() {
+                epm_push(&mut f, "object", s(&e["object"]));
+                epm_tower(&mut f, &e["tower"]);
+                epm_push(&mut f, "annotation", s(&e["annotation"]));
+            }
+            epm_push(&mut f, "rc", format!("0x{:08x}", decoded["status"].as_u64().unwrap_or(0)));
+        }
+        _ => {}
+    }
+    f
+}
+
+fn colon_hex(v: &Value) -> String {
+    let h = v.as_str().unwrap_or_default();
+    let pairs: Vec<&str> = (0..h.len() / 2).filter_map(|i| h.get(2 * i..2 * i + 2)).collect();
+    pairs.join(":")
+}
+
 /// Compares our report with tshark's frames.
 pub fn compare(report: &Report, frames: &BTreeMap<u32, TsharkFrame>) -> Comparison {
     let mut c = Comparison { ours: report.records.len(), ..Comparison::default() };
@@ -172,6 +273,33 @@ pub fn compare(report: &Report, frames: &BTreeMap<u32, TsharkFrame>) -> Comparis
                 continue;
             };
             c.matched += 1;
+            if i == 0 && !tf.epm.is_empty() {
+                // EPM fields of the frame (tshark lists them per frame).
+                let mine_epm = ours
+                    .iter()
+                    .filter_map(|r| r.call.as_ref().and_then(|c| c.decoded.as_ref()))
+                    .fold(Fields::new(), |mut acc, d| {
+                        for (k, mut v) in our_epm_fields(d) {
+                            acc.entry(k).or_default().append(&mut v);
+                        }
+                        acc
+                    });
+                if mine_epm.is_empty() {
+                    c.mismatches.push(format!("frame {frame}: tshark decoded an EPM stub, we did not"));
+                }
+                for (key, their_vals) in &tf.epm {
+                    let Some(my_vals) = mine_epm.get(key) else { continue };
+                    if my_vals.len() == their_vals.len() && my_vals.iter().zip(their_vals).all(|(a, b)| same(a, b)) {
+                        c.epm_fields_equal += my_vals.len();
+                    } else {
+                        c.mismatches.push(format!("frame {frame} {key}: ours {my_vals:?} tshark {their_vals:?}"));
+                    }
+                }
+                let compared: usize = tf.epm.keys().filter(|k| mine_epm.contains_key(*k)).count();
+                if compared == 0 && !mine_epm.is_empty() {
+                    c.mismatches.push(format!("frame {frame}: no EPM field in common with tshark"));
+                }
+            }
             let mine = our_fields(r);
             for (key, their_vals) in theirs {
                 let Some(my_vals) = mine.get(key) else { continue };
@@ -190,7 +318,12 @@ pub fn compare(report: &Report, frames: &BTreeMap<u32, TsharkFrame>) -> Comparis
 pub fn compare_file(file: &Path) -> Result<(Report, Comparison), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let report = decode_capture(&bytes, &Options::default()).map_err(|e| e.to_string())?;
-    let ports: Vec<u16> = report.ports.keys().copied().collect();
+    // Tell tshark about both ends of every connection we took as DCE/RPC: its "decode as" by port does not
+    // always win over its other dissectors when only the server port is given.
+    let mut ports: Vec<u16> = report.ports.keys().copied().collect();
+    ports.extend(report.records.iter().filter(|r| r.pipe.is_none()).flat_map(|r| [r.client.port(), r.server.port()]));
+    ports.sort_unstable();
+    ports.dedup();
     let frames = tshark::dissect(file, &ports).map_err(|e| e.to_string())?;
     let cmp = compare(&report, &frames);
     Ok((report, cmp))

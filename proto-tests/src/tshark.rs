@@ -86,10 +86,10 @@ pub fn dissect(file: &Path, ports: &[u16]) -> Result<BTreeMap<u32, TsharkFrame>,
         match layers.get("epm") {
             Some(Value::Array(items)) => {
                 for item in items {
-                    merge(&mut frame.epm, flatten(item, ""));
+                    merge(&mut frame.epm, flatten(item, "epm."));
                 }
             }
-            Some(item @ Value::Object(_)) => frame.epm = flatten(item, ""),
+            Some(item @ Value::Object(_)) => frame.epm = flatten(item, "epm."),
             _ => {}
         }
         if !frame.dcerpc.is_empty() || frame.malformed {

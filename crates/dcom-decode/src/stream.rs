@@ -64,8 +64,9 @@ fn frame_flow(conv: &Conversation<'_>, dir: Dir, flow: &Flow, out: &mut Vec<Reco
         while pos < data.len() {
             let offset = seg.start.saturating_add(pos as u64);
             let rest = data.slice(pos..);
-            let record = |raw: Bytes, last: u64, pdu: Option<Pdu>, error: Option<String>| Record {
-                frame: flow.frame_of(last).map_or(0, |f| f.number),
+            // tshark reports a PDU in the highest-numbered frame that carries any of its bytes.
+            let record = |raw: Bytes, end: u64, pdu: Option<Pdu>, error: Option<String>| Record {
+                frame: flow.frame_for_range(offset, end).map_or(0, |f| f.number),
                 stream: conv.stream,
                 pipe: conv.pipe.clone(),
                 dir,
@@ -77,7 +78,7 @@ fn frame_flow(conv: &Conversation<'_>, dir: Dir, flow: &Flow, out: &mut Vec<Reco
                 error,
                 call: None,
             };
-            let seg_last = seg.end().saturating_sub(1);
+            let seg_end = seg.end();
             match peek_header(&rest) {
                 Ok(Some(h)) if usize::from(h.frag_len) >= Header::SIZE => {
                     let len = usize::from(h.frag_len);
@@ -90,11 +91,11 @@ fn frame_flow(conv: &Conversation<'_>, dir: Dir, flow: &Flow, out: &mut Vec<Reco
                         } else {
                             format!("pdu of {len} bytes cut short after {} bytes by the end of the capture", rest.len())
                         };
-                        out.push(record(rest, seg_last, None, Some(why)));
+                        out.push(record(rest, seg_end, None, Some(why)));
                         break;
                     }
                     let raw = rest.slice(..len);
-                    let last = offset.saturating_add(len as u64).saturating_sub(1);
+                    let last = offset.saturating_add(len as u64);
                     match Pdu::decode(raw.clone()) {
                         Ok(pdu) => out.push(record(raw, last, Some(pdu), None)),
                         Err(e) => out.push(record(raw, last, None, Some(crate::pdu_error_text(&e)))),
@@ -103,17 +104,17 @@ fn frame_flow(conv: &Conversation<'_>, dir: Dir, flow: &Flow, out: &mut Vec<Reco
                 }
                 Ok(Some(h)) => {
                     let why = format!("frag_length {} is smaller than the 16-byte header", h.frag_len);
-                    out.push(record(rest, seg_last, None, Some(why)));
+                    out.push(record(rest, seg_end, None, Some(why)));
                     break;
                 }
                 Ok(None) => {
                     let why = format!("{} bytes left, fewer than a 16-byte header", rest.len());
-                    out.push(record(rest, seg_last, None, Some(why)));
+                    out.push(record(rest, seg_end, None, Some(why)));
                     break;
                 }
                 Err(e) => {
                     // Lost framing: report once and skip to the next contiguous segment.
-                    out.push(record(rest, seg_last, None, Some(crate::pdu_error_text(&e))));
+                    out.push(record(rest, seg_end, None, Some(crate::pdu_error_text(&e))));
                     break;
                 }
             }

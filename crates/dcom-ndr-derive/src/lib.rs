@@ -1,14 +1,11 @@
-//! `#[derive(Ndr)]` for the `dcom-ndr` engine. See the `dcom-ndr` README for the attribute
-//! language (IDL -> Rust table).
+#![cfg_attr(doc, doc = include_str!("../README.md"))]
+//! `#[derive(Ndr)]` for the `dcom-ndr` engine.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Literal, Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
-use syn::{
-    BinOp, Data, DeriveInput, Expr, Fields, Ident, Lit, LitStr, PathArguments, Type, UnOp,
-    parse_macro_input,
-};
+use syn::{BinOp, Data, DeriveInput, Expr, Fields, Ident, Lit, LitStr, PathArguments, Type, UnOp, parse_macro_input};
 
 /// Derives `dcom_ndr::Ndr` for structures, C enumerations and unions.
 #[proc_macro_derive(Ndr, attributes(ndr))]
@@ -409,7 +406,9 @@ fn expand_struct(input: &DeriveInput, attrs: &ContainerAttrs, fields: &Fields) -
                     #nd::Ndr::encode_deferred(&self.#m, w).map_err(|e| e.in_field(#fname))?;
                 }
             });
-            dec_inline.push(quote!(#ralign let #l: #ty = <#ty as #nd::Ndr>::decode_inline(r).map_err(|e| e.in_field(#fname))?;));
+            dec_inline.push(
+                quote!(#ralign let #l: #ty = <#ty as #nd::Ndr>::decode_inline(r).map_err(|e| e.in_field(#fname))?;),
+            );
             dec_def.push(quote! {
                 if <#ty as #nd::Ndr>::HAS_POINTERS {
                     #nd::Ndr::decode_deferred(&mut self.#m, r).map_err(|e| e.in_field(#fname))?;
@@ -585,8 +584,12 @@ fn expand_union(input: &DeriveInput, attrs: &ContainerAttrs, e: &syn::DataEnum) 
                     ptr_terms.push(quote!(<#at as #nd::Ndr>::HAS_POINTERS));
                     disc_arms.push(quote!(Self::#vi(d, _) => #nd::Discriminant::to_i128(d)));
                     enc.push(quote!(Self::#vi(_, v) => #nd::Ndr::encode_inline(v, w).map_err(|e| e.in_field(#vname))));
-                    enc_def.push(quote!(Self::#vi(_, v) => #nd::Ndr::encode_deferred(v, w).map_err(|e| e.in_field(#vname))));
-                    dec_def.push(quote!(Self::#vi(_, v) => #nd::Ndr::decode_deferred(v, r).map_err(|e| e.in_field(#vname))));
+                    enc_def.push(
+                        quote!(Self::#vi(_, v) => #nd::Ndr::encode_deferred(v, w).map_err(|e| e.in_field(#vname))),
+                    );
+                    dec_def.push(
+                        quote!(Self::#vi(_, v) => #nd::Ndr::decode_deferred(v, r).map_err(|e| e.in_field(#vname))),
+                    );
                     default_dec = Some(quote! {
                         let d = <#dt as #nd::Discriminant>::from_i128(discriminant)
                             .ok_or_else(|| #rt::unknown_discriminant(r, discriminant))?;
@@ -632,9 +635,8 @@ fn expand_union(input: &DeriveInput, attrs: &ContainerAttrs, e: &syn::DataEnum) 
             _ => return Err(syn::Error::new(v.span(), "a union arm holds at most one value")),
         }
     }
-    let fallback = default_dec.unwrap_or_else(|| {
-        quote!(::core::result::Result::Err(#rt::unknown_discriminant(r, discriminant)))
-    });
+    let fallback =
+        default_dec.unwrap_or_else(|| quote!(::core::result::Result::Err(#rt::unknown_discriminant(r, discriminant))));
 
     Ok(quote! {
         impl #impl_g #nd::NdrUnion for #ident #ty_g #where_c {

@@ -53,6 +53,23 @@ pub fn decode_prefix<T: Ndr>(data: &[u8], ctx: NdrContext) -> Result<(T, usize)>
     Ok((v, r.position()))
 }
 
+/// Like [`decode_prefix`], and also returns the non-null referent ids in wire order.
+pub fn decode_prefix_with_ids<T: Ndr>(data: &[u8], ctx: NdrContext) -> Result<(T, usize, Vec<u64>)> {
+    let mut r = NdrReader::new(data, ctx);
+    let v = decode_top_level(&mut r)?;
+    let used = r.position();
+    Ok((v, used, r.referent_ids().to_vec()))
+}
+
+/// Encodes one top-level construct numbering its pointers with `ids` first (see
+/// [`NdrWriter::replay_referent_ids`]).
+pub fn encode_with_ids<T: Ndr>(value: &T, ctx: NdrContext, ids: &[u64]) -> Result<Vec<u8>> {
+    let mut w = NdrWriter::new(ctx);
+    w.replay_referent_ids(ids.iter().copied());
+    encode_top_level(value, &mut w)?;
+    w.finish()
+}
+
 /// Integer values usable in `size_is`, `length_is`, `switch_is` and `range` expressions.
 pub trait Discriminant: Sized {
     /// The value as i128.
@@ -246,7 +263,11 @@ pub mod support {
 
     /// Reads a C enumeration value (see [`encode_enum`]).
     pub fn decode_enum(r: &mut NdrReader<'_>, v1: bool) -> Result<i64> {
-        if v1 || r.syntax() == Syntax::Ndr64 { Ok(i64::from(i32::decode_inline(r)?)) } else { Ok(i64::from(u16::decode_inline(r)?)) }
+        if v1 || r.syntax() == Syntax::Ndr64 {
+            Ok(i64::from(i32::decode_inline(r)?))
+        } else {
+            Ok(i64::from(u16::decode_inline(r)?))
+        }
     }
 
     /// Enumeration alignment (see [`encode_enum`]).

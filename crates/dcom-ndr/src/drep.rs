@@ -187,11 +187,17 @@ pub struct NdrContext {
 
 impl NdrContext {
     /// NDR 2.0 little-endian.
-    pub const NDR20: Self =
-        Self { syntax: Syntax::Ndr20, drep: DataRep::LITTLE_ENDIAN, limits: Limits { max_depth: 64, max_alloc: 64 << 20 } };
+    pub const NDR20: Self = Self {
+        syntax: Syntax::Ndr20,
+        drep: DataRep::LITTLE_ENDIAN,
+        limits: Limits { max_depth: 64, max_alloc: 64 << 20 },
+    };
     /// NDR64 little-endian.
-    pub const NDR64: Self =
-        Self { syntax: Syntax::Ndr64, drep: DataRep::LITTLE_ENDIAN, limits: Limits { max_depth: 64, max_alloc: 64 << 20 } };
+    pub const NDR64: Self = Self {
+        syntax: Syntax::Ndr64,
+        drep: DataRep::LITTLE_ENDIAN,
+        limits: Limits { max_depth: 64, max_alloc: 64 << 20 },
+    };
 
     /// Context for the given syntax and drep with default limits.
     #[must_use]

@@ -16,7 +16,10 @@ mod types;
 mod writer;
 
 pub use arrays::{ArrayCounts, ConfArray, ConfVarArray, NdrString, VarArray, WString};
-pub use codec::{Discriminant, NdrUnion, decode, decode_prefix, decode_top_level, encode, encode_into, encode_top_level};
+pub use codec::{
+    Discriminant, NdrUnion, decode, decode_prefix, decode_prefix_with_ids, decode_top_level, encode, encode_into,
+    encode_top_level, encode_with_ids,
+};
 pub use dcom_ndr_derive::Ndr;
 pub use drep::{CharRep, DataRep, FloatRep, IntRep, Limits, NdrContext, Syntax};
 pub use error::{NdrError, NdrErrorKind, PathSegment, Result};

@@ -33,6 +33,9 @@ pub struct NdrReader<'a> {
     full_seen: HashSet<u64>,
     /// Conformance read at the start of a conformant structure (C706 14.3.7.1).
     hoisted: Option<u64>,
+    /// Non-null referent ids in wire order, so that an encoder can reproduce the sender's numbering.
+    // INVARIANT: each entry was read from at least 4 input bytes, so the list is bounded by the stub size.
+    seen_ids: Vec<u64>,
 }
 
 impl<'a> NdrReader<'a> {
@@ -51,6 +54,7 @@ impl<'a> NdrReader<'a> {
             cursor: 0,
             full_seen: HashSet::new(),
             hoisted: None,
+            seen_ids: Vec::new(),
         }
     }
 
@@ -114,7 +118,8 @@ impl<'a> NdrReader<'a> {
 
     /// Reads an unaligned octet.
     pub fn read_u8(&mut self) -> Result<u8> {
-        Ok(self.take_array::<1>()?[0])
+        let [b] = self.take_array::<1>()?;
+        Ok(b)
     }
 
     /// Reads an aligned 16-bit integer in drep byte order.
@@ -194,7 +199,16 @@ impl<'a> NdrReader<'a> {
 
     /// Records a referent id read in the inline phase (every pointer records exactly one, null included).
     pub fn push_pending(&mut self, id: u64) {
+        if id != 0 {
+            self.seen_ids.push(id);
+        }
         self.pending.push(id);
+    }
+
+    /// The non-null referent ids read so far, in wire order (see [`crate::NdrWriter::replay_referent_ids`]).
+    #[must_use]
+    pub fn referent_ids(&self) -> &[u64] {
+        &self.seen_ids
     }
 
     /// Takes the next referent id recorded by the inline phase of the current frame.

@@ -76,6 +76,7 @@ impl<'a> TypeDeserializer<'a> {
     /// Parses and checks the common type header (2.2.6.1).
     pub fn new(data: &'a [u8], limits: Limits) -> Result<Self> {
         let hdr = data.get(..8).ok_or_else(|| ser_err("common header truncated", 0))?;
+        // INVARIANT: `hdr` is exactly 8 bytes, so indices 0..=3 below are in bounds.
         if hdr[0] != 1 {
             return Err(ser_err("version is not 1", 0));
         }
@@ -108,7 +109,9 @@ impl<'a> TypeDeserializer<'a> {
     /// Reads the next type: private header (2.2.6.2), then the object buffer.
     pub fn read<T: Ndr>(&mut self) -> Result<T> {
         let start = self.pos;
-        let ph = self.data.get(start..start.saturating_add(8)).ok_or_else(|| ser_err("private header truncated", start))?;
+        let ph =
+            self.data.get(start..start.saturating_add(8)).ok_or_else(|| ser_err("private header truncated", start))?;
+        // INVARIANT: `ph` is exactly 8 bytes.
         let lb = [ph[0], ph[1], ph[2], ph[3]];
         let len = if self.ctx.drep.is_little_endian() { u32::from_le_bytes(lb) } else { u32::from_be_bytes(lb) };
         let len = usize::try_from(len).map_err(|_| ser_err("object buffer length too large", start))?;

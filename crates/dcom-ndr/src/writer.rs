@@ -1,6 +1,6 @@
 //! The encoding cursor.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::drep::{CharRep, DataRep, FloatRep, NdrContext, Syntax};
 use crate::error::{NdrError, NdrErrorKind, Result};
@@ -21,6 +21,8 @@ pub struct NdrWriter {
     full_written: HashSet<u64>,
     /// A conformant structure has written its conformance; the trailing array must not repeat it.
     hoisted: bool,
+    /// Referent ids to hand out first, in order (a decoded stub's numbering), before the counter.
+    replay: VecDeque<u64>,
 }
 
 impl NdrWriter {
@@ -44,6 +46,7 @@ impl NdrWriter {
             full_ids: HashMap::new(),
             full_written: HashSet::new(),
             hoisted: false,
+            replay: VecDeque::new(),
         }
     }
 
@@ -158,8 +161,17 @@ impl NdrWriter {
         if self.drep.float == FloatRep::Ieee { Ok(()) } else { Err(self.error(NdrErrorKind::UnsupportedFloatRep)) }
     }
 
+    /// Hands out `ids` (non-zero ones, in order) as the next referent ids, before the counter resumes: with
+    /// [`crate::NdrReader::referent_ids`] this re-encodes a decoded stub with the sender's numbering.
+    pub fn replay_referent_ids(&mut self, ids: impl IntoIterator<Item = u64>) {
+        self.replay = ids.into_iter().filter(|&id| id != 0).collect();
+    }
+
     /// Allocates a fresh non-zero referent id.
     pub fn new_referent(&mut self) -> u64 {
+        if let Some(id) = self.replay.pop_front() {
+            return id;
+        }
         let id = self.next_referent;
         self.next_referent = self.next_referent.wrapping_add(self.referent_step).max(1);
         id

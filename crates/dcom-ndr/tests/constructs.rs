@@ -16,12 +16,12 @@ fn be20() -> NdrContext {
 fn enc<T: Ndr>(v: &T, ctx: NdrContext) -> Vec<u8> {
     let mut w = NdrWriter::new(ctx);
     w.set_referent_ids(1, 1);
-    encode_top_level(v, &mut w).unwrap();
-    w.finish().unwrap()
+    encode_top_level(v, &mut w).expect("valid");
+    w.finish().expect("valid")
 }
 
 fn h(s: &str) -> Vec<u8> {
-    hex::decode(s.replace(' ', "")).unwrap()
+    hex::decode(s.replace(' ', "")).expect("valid")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Ndr)]
@@ -148,18 +148,18 @@ fn primitives_both_byte_orders() {
     assert_eq!(enc(&0x0102_0304u32, be20()), h("01020304"));
     assert_eq!(enc(&-2i16, be20()), h("fffe"));
     assert_eq!(enc(&1.5f64, be20()), h("3ff8000000000000"));
-    assert_eq!(decode::<u64>(&h("0807060504030201"), LE20).unwrap(), 0x0102_0304_0506_0708);
-    assert_eq!(decode::<f32>(&h("3fc00000"), be20()).unwrap(), 1.5);
-    assert!(decode::<bool>(&h("02"), LE20).unwrap());
+    assert_eq!(decode::<u64>(&h("0807060504030201"), LE20).expect("valid"), 0x0102_0304_0506_0708);
+    assert_eq!(decode::<f32>(&h("3fc00000"), be20()).expect("valid"), 1.5);
+    assert!(decode::<bool>(&h("02"), LE20).expect("valid"));
     assert_eq!(enc(&true, LE20), h("01"));
 }
 
 #[test]
 fn guid_layout_follows_drep() {
-    let g = Uuid::parse_str("8a885d04-1ceb-11c9-9fe8-08002b104860").unwrap();
+    let g = Uuid::parse_str("8a885d04-1ceb-11c9-9fe8-08002b104860").expect("valid");
     assert_eq!(enc(&g, LE20), h("045d888aeb1cc9119fe808002b104860"));
     assert_eq!(enc(&g, be20()), g.as_bytes().to_vec());
-    assert_eq!(decode::<Uuid>(&g.to_bytes_le(), LE64).unwrap(), g);
+    assert_eq!(decode::<Uuid>(&g.to_bytes_le(), LE64).expect("valid"), g);
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn alignment_is_relative_to_stub_start() {
     let v = S { a: 1, b: 2, c: 3, d: 4 };
     let bytes = enc(&v, LE20);
     assert_eq!(bytes, h("01000000 02000000 03000000 00000000 0400000000000000"));
-    assert_eq!(decode::<S>(&bytes, LE20).unwrap(), v);
+    assert_eq!(decode::<S>(&bytes, LE20).expect("valid"), v);
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn conformance_hoisted_to_outermost_structure() {
     // Nested conformant structure: one count, at the start of the outer structure.
     let bytes = enc(&o, LE20);
     assert_eq!(bytes, h("02000000 05 00 0200 0100 0200"));
-    assert_eq!(decode::<Outer>(&bytes, LE20).unwrap(), o);
+    assert_eq!(decode::<Outer>(&bytes, LE20).expect("valid"), o);
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn ndr64_structure_trailing_gap() {
     let v = WithPad { l: 1, s: 2 };
     assert_eq!(enc(&v, LE20), h("01000000 0200"));
     assert_eq!(enc(&v, LE64), h("01000000 0200 0000"));
-    assert_eq!(decode::<WithPad>(&h("01000000 0200 0000"), LE64).unwrap(), v);
+    assert_eq!(decode::<WithPad>(&h("01000000 0200 0000"), LE64).expect("valid"), v);
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn enums_are_16_bit_in_ndr20_and_32_bit_in_ndr64() {
     assert_eq!(enc(&Color::Blue, LE20), h("0600"));
     assert_eq!(enc(&Color::Blue, LE64), h("06000000"));
     assert_eq!(enc(&Wide::B, LE20), h("0000ff7f"));
-    assert_eq!(decode::<Color>(&h("0500"), LE20).unwrap(), Color::Green);
+    assert_eq!(decode::<Color>(&h("0500"), LE20).expect("valid"), Color::Green);
     let e = decode::<Color>(&h("0900"), LE20).unwrap_err();
     assert_eq!(e.kind(), &NdrErrorKind::UnknownEnumValue { value: 9 });
 }
@@ -220,13 +220,13 @@ fn unions() {
     let name = Info::Name(Some(WString::from("a")));
     let bytes = enc(&name, LE20);
     assert_eq!(bytes, h("03000000 01000000 02000000 00000000 02000000 6100 0000"));
-    assert_eq!(decode::<Info>(&bytes, LE20).unwrap(), name);
+    assert_eq!(decode::<Info>(&bytes, LE20).expect("valid"), name);
     // Unknown discriminant without default arm.
     let e = decode::<Info>(&h("09000000"), LE20).unwrap_err();
     assert_eq!(e.kind(), &NdrErrorKind::UnknownDiscriminant { value: 9 });
     assert_eq!(e.path_string(), "Info");
     // Default arm keeps the discriminant.
-    let d = decode::<WithDefault>(&h("0900"), LE20).unwrap();
+    let d = decode::<WithDefault>(&h("0900"), LE20).expect("valid");
     assert_eq!(d, WithDefault::Other(9));
     assert_eq!(enc(&d, LE20), h("0900"));
 }
@@ -237,7 +237,7 @@ fn union_in_structure_with_switch_is() {
     let bytes = enc(&v, LE20);
     // The discriminant appears again as part of the union representation.
     assert_eq!(bytes, h("01000000 01000000 0700"));
-    assert_eq!(decode::<Leveled>(&bytes, LE20).unwrap(), v);
+    assert_eq!(decode::<Leveled>(&bytes, LE20).expect("valid"), v);
     let e = decode::<Leveled>(&h("02000000 01000000 0700"), LE20).unwrap_err();
     assert!(matches!(e.kind(), NdrErrorKind::DiscriminantMismatch { expected: 2, actual: 1 }));
     assert_eq!(e.path_string(), "Leveled.info");
@@ -250,7 +250,7 @@ fn encapsulated_union() {
     let v = Encapsulated { tag: 2, body: Info::Long(3) };
     let bytes = enc(&v, LE20);
     assert_eq!(bytes, h("02000000 00000000 0300000000000000"));
-    assert_eq!(decode::<Encapsulated>(&bytes, LE20).unwrap(), v);
+    assert_eq!(decode::<Encapsulated>(&bytes, LE20).expect("valid"), v);
     let e = decode::<Encapsulated>(&h("05000000 00000000"), LE20).unwrap_err();
     assert_eq!(e.kind(), &NdrErrorKind::UnknownDiscriminant { value: 5 });
 }
@@ -262,10 +262,10 @@ fn deferred_pointees_are_depth_first_in_pointer_order() {
     let v = A { p1: Some(B { q: Some(7) }), p2: Some(9) };
     let bytes = enc(&v, LE20);
     assert_eq!(bytes, h("01000000 02000000 03000000 0700 0000 09000000"));
-    assert_eq!(decode::<A>(&bytes, LE20).unwrap(), v);
+    assert_eq!(decode::<A>(&bytes, LE20).expect("valid"), v);
     let bytes64 = enc(&v, LE64);
-    assert_eq!(bytes64, h("0100000000000000 0200000000000000 0300000000000000 0700 000000000000 09000000"));
-    assert_eq!(decode::<A>(&bytes64, LE64).unwrap(), v);
+    assert_eq!(bytes64, h("0100000000000000 0200000000000000 0300000000000000 0700 0000 09000000"));
+    assert_eq!(decode::<A>(&bytes64, LE64).expect("valid"), v);
     let null = A::default();
     assert_eq!(enc(&null, LE20), h("00000000 00000000"));
 }
@@ -290,14 +290,10 @@ fn strings() {
 
 #[test]
 fn unicode_string_with_count_expressions() {
-    let v = UnicodeString {
-        length: 4,
-        maximum_length: 8,
-        buffer: Some(ConfVarArray::with_max(vec![0x61, 0x62], 4)),
-    };
+    let v = UnicodeString { length: 4, maximum_length: 8, buffer: Some(ConfVarArray::with_max(vec![0x61, 0x62], 4)) };
     let bytes = enc(&v, LE20);
     assert_eq!(bytes, h("0400 0800 01000000 04000000 00000000 02000000 6100 6200"));
-    assert_eq!(decode::<UnicodeString>(&bytes, LE20).unwrap(), v);
+    assert_eq!(decode::<UnicodeString>(&bytes, LE20).expect("valid"), v);
     let mut bad = bytes.clone();
     bad[0] = 6; // length / 2 = 3, but 2 units are transmitted
     let e = decode::<UnicodeString>(&bad, LE20).unwrap_err();
@@ -312,7 +308,7 @@ fn fixed_and_varying_arrays() {
     let v: VarArray<u16, 4> = VarArray { offset: 1, items: vec![5, 6] };
     let bytes = enc(&v, LE20);
     assert_eq!(bytes, h("01000000 02000000 0500 0600"));
-    assert_eq!(decode::<VarArray<u16, 4>>(&bytes, LE20).unwrap(), v);
+    assert_eq!(decode::<VarArray<u16, 4>>(&bytes, LE20).expect("valid"), v);
     let e = decode::<VarArray<u16, 4>>(&h("03000000 02000000 0500 0600"), LE20).unwrap_err();
     assert!(matches!(e.kind(), NdrErrorKind::ActualExceedsMax { .. }));
     let chars = [NdrChar(b'x'); 2];
@@ -324,7 +320,7 @@ fn ref_pointers() {
     let v = Refs { r: Ref::new(5), s: Some(NdrString::from("a")) };
     let bytes = enc(&v, LE20);
     assert_eq!(bytes, h("01000000 02000000 05000000 02000000 00000000 02000000 6100"));
-    assert_eq!(decode::<Refs>(&bytes, LE20).unwrap(), v);
+    assert_eq!(decode::<Refs>(&bytes, LE20).expect("valid"), v);
     let e = decode::<Refs>(&h("00000000 00000000"), LE20).unwrap_err();
     assert_eq!(e.kind(), &NdrErrorKind::NullRefPointer);
     assert_eq!(e.path_string(), "Refs.r");
@@ -334,7 +330,7 @@ fn ref_pointers() {
 fn full_pointer_cycle_terminates() {
     // Full<Node> -> Node { 7, next -> the same object }.
     let bytes = h("01000000 0700 0000 01000000");
-    let v: Full<Node> = decode(&bytes, LE20).unwrap();
+    let v: Full<Node> = decode(&bytes, LE20).expect("valid");
     let Full::Object { id, value } = &v else { panic!("expected object") };
     assert_eq!(*id, 1);
     assert_eq!(value.value, 7);
@@ -348,11 +344,11 @@ fn full_pointer_aliasing_marshals_once() {
     let pair = [shared.clone(), Full::Alias(42)];
     let bytes = enc(&pair, LE20);
     assert_eq!(bytes, h("01000000 01000000 0100 0000 00000000"));
-    let back: [Full<Box<Node>>; 2] = decode(&bytes, LE20).unwrap();
+    let back: [Full<Box<Node>>; 2] = decode(&bytes, LE20).expect("valid");
     assert_eq!(back[1], Full::Alias(1));
     // An alias whose object is never written is an error.
     let mut w = NdrWriter::new(LE20);
-    encode_top_level(&Full::<u32>::Alias(3), &mut w).unwrap();
+    encode_top_level(&Full::<u32>::Alias(3), &mut w).expect("valid");
     assert!(matches!(w.finish().unwrap_err().kind(), NdrErrorKind::DanglingFullPointer { id: 3 }));
 }
 
@@ -363,8 +359,8 @@ fn depth_limit_stops_long_pointer_chains() {
         list = List { value: i, next: Some(Box::new(list)) };
     }
     let deep = NdrContext::NDR20.with_limits(Limits { max_depth: 1000, max_alloc: 1 << 20 });
-    let bytes = encode(&list, deep).unwrap();
-    assert_eq!(decode::<List>(&bytes, deep).unwrap(), list);
+    let bytes = encode(&list, deep).expect("valid");
+    assert_eq!(decode::<List>(&bytes, deep).expect("valid"), list);
     let e = decode::<List>(&bytes, LE20).unwrap_err();
     assert_eq!(e.kind(), &NdrErrorKind::DepthLimit { limit: 64 });
     assert!(e.path_string().starts_with("List.next -> List.next"));
@@ -399,19 +395,19 @@ fn range_checks() {
 
 #[test]
 fn unsupported_representations() {
-    let ebcdic = NdrContext::new(
-        Syntax::Ndr20,
-        DataRep { char: dcom_ndr::CharRep::Ebcdic, ..DataRep::LITTLE_ENDIAN },
+    let ebcdic = NdrContext::new(Syntax::Ndr20, DataRep { char: dcom_ndr::CharRep::Ebcdic, ..DataRep::LITTLE_ENDIAN });
+    assert_eq!(
+        decode::<NdrString>(&h("01000000 00000000 01000000 00"), ebcdic).unwrap_err().kind(),
+        &NdrErrorKind::UnsupportedCharRep
     );
-    assert_eq!(decode::<NdrString>(&h("01000000 00000000 01000000 00"), ebcdic).unwrap_err().kind(), &NdrErrorKind::UnsupportedCharRep);
-    assert_eq!(decode::<u32>(&h("01000000"), ebcdic).unwrap(), 1);
+    assert_eq!(decode::<u32>(&h("01000000"), ebcdic).expect("valid"), 1);
     let vax = NdrContext::new(Syntax::Ndr20, DataRep { float: dcom_ndr::FloatRep::Vax, ..DataRep::LITTLE_ENDIAN });
     assert_eq!(encode(&1.0f32, vax).unwrap_err().kind(), &NdrErrorKind::UnsupportedFloatRep);
     assert_eq!(
-        DataRep::from_bytes([0x10, 0, 0, 0]).unwrap(),
+        DataRep::from_bytes([0x10, 0, 0, 0]).expect("valid"),
         DataRep { int: IntRep::LittleEndian, ..DataRep::LITTLE_ENDIAN }
     );
-    assert_eq!(DataRep::from_bytes([0x01, 0x03, 0, 0]).unwrap().float, dcom_ndr::FloatRep::Ibm);
+    assert_eq!(DataRep::from_bytes([0x01, 0x03, 0, 0]).expect("valid").float, dcom_ndr::FloatRep::Ibm);
     assert!(DataRep::from_bytes([0x20, 0, 0, 0]).is_err());
     assert!(DataRep::from_bytes([0x10, 4, 0, 0]).is_err());
     assert_eq!(DataRep::BIG_ENDIAN.to_bytes(), [0, 0, 0, 0]);
@@ -420,7 +416,10 @@ fn unsupported_representations() {
 #[test]
 fn transfer_syntax_ids() {
     assert_eq!(Syntax::Ndr20.transfer_syntax().0.to_string(), "8a885d04-1ceb-11c9-9fe8-08002b104860");
-    assert_eq!(Syntax::Ndr64.transfer_syntax(), (Uuid::parse_str("71710533-beba-4937-8319-b5dbef9ccc36").unwrap(), 1));
+    assert_eq!(
+        Syntax::Ndr64.transfer_syntax(),
+        (Uuid::parse_str("71710533-beba-4937-8319-b5dbef9ccc36").expect("valid"), 1)
+    );
     assert_eq!(Syntax::from_transfer_syntax(Syntax::NDR64_UUID, 1), Some(Syntax::Ndr64));
     assert_eq!(Syntax::from_transfer_syntax(Syntax::NDR20_UUID, 1), None);
 }
@@ -430,7 +429,7 @@ fn trailing_bytes_and_reused_buffer() {
     let e = decode::<u16>(&h("010000"), LE20).unwrap_err();
     assert_eq!(e.kind(), &NdrErrorKind::TrailingBytes { count: 1 });
     let buf = Vec::with_capacity(64);
-    let out = dcom_ndr::encode_into(&7u32, LE20, buf).unwrap();
+    let out = dcom_ndr::encode_into(&7u32, LE20, buf).expect("valid");
     assert_eq!(out, h("07000000"));
     assert!(out.capacity() >= 64);
 }
@@ -439,10 +438,10 @@ fn trailing_bytes_and_reused_buffer() {
 fn one_mib_byte_array_decodes_in_bulk() {
     let data: Vec<u8> = (0..1 << 20).map(|i: u32| i.to_le_bytes()[0]).collect();
     let v = ConfArray(data);
-    let bytes = encode(&v, LE20).unwrap();
+    let bytes = encode(&v, LE20).expect("valid");
     let start = std::time::Instant::now();
     for _ in 0..10 {
-        let back: ConfArray<u8> = decode(&bytes, LE20).unwrap();
+        let back: ConfArray<u8> = decode(&bytes, LE20).expect("valid");
         assert_eq!(back.len(), 1 << 20);
     }
     // Bulk copy: 10 MiB in well under a second even unoptimised.

@@ -48,17 +48,17 @@ const NDR64_RESP: &str = "000000000000000000000000000000000000000001000000040000
 fn encode_with_ids<T: dcom_ndr::Ndr>(v: &T, ctx: NdrContext, first_id: u64) -> Vec<u8> {
     let mut w = NdrWriter::new(ctx);
     w.set_referent_ids(first_id, 1);
-    encode_top_level(v, &mut w).unwrap();
-    w.finish().unwrap()
+    encode_top_level(v, &mut w).expect("valid");
+    w.finish().expect("valid")
 }
 
 fn check_request(hex_stub: &str, ctx: NdrContext, interface: Uuid, port: u16) {
-    let bytes = hex::decode(hex_stub).unwrap();
-    let req: EptMapIn = decode(&bytes, ctx).unwrap();
+    let bytes = hex::decode(hex_stub).expect("valid");
+    let req: EptMapIn = decode(&bytes, ctx).expect("valid");
     assert_eq!(req.object, Some(Uuid::nil()));
     assert_eq!(req.max_towers, 4);
     assert!(req.entry_handle.is_null());
-    let tower = req.map_tower.as_ref().unwrap();
+    let tower = req.map_tower.as_ref().expect("valid");
     assert_eq!(tower.tower_length, 75);
     assert_eq!(tower.tower_octet_string.len(), 75);
     // floor count 5, floor 1 = interface UUID (little-endian GUID bytes).
@@ -71,20 +71,20 @@ fn check_request(hex_stub: &str, ctx: NdrContext, interface: Uuid, port: u16) {
 
 #[test]
 fn ndr20_ept_map_request() {
-    let netlogon = Uuid::parse_str("12345678-1234-abcd-ef00-01234567cffb").unwrap();
+    let netlogon = Uuid::parse_str("12345678-1234-abcd-ef00-01234567cffb").expect("valid");
     check_request(NDR20_REQ, NdrContext::NDR20, netlogon, 135);
 }
 
 #[test]
 fn ndr64_ept_map_request() {
-    let svcctl = Uuid::parse_str("367abb81-9844-35f1-ad32-98f038001003").unwrap();
+    let svcctl = Uuid::parse_str("367abb81-9844-35f1-ad32-98f038001003").expect("valid");
     check_request(NDR64_REQ, NdrContext::NDR64, svcctl, 135);
 }
 
 #[test]
 fn ndr20_ept_map_response() {
-    let bytes = hex::decode(NDR20_RESP).unwrap();
-    let resp: EptMapOut = decode(&bytes, NdrContext::NDR20).unwrap();
+    let bytes = hex::decode(NDR20_RESP).expect("valid");
+    let resp: EptMapOut = decode(&bytes, NdrContext::NDR20).expect("valid");
     assert_eq!(resp.num_towers, 2);
     assert_eq!(resp.towers.max_count, 4);
     assert_eq!(resp.towers.items.len(), 2);
@@ -93,7 +93,7 @@ fn ndr20_ept_map_response() {
         .items
         .iter()
         .map(|t| {
-            let t = t.as_ref().unwrap();
+            let t = t.as_ref().expect("valid");
             u16::from_be_bytes([t.tower_octet_string[64], t.tower_octet_string[65]])
         })
         .collect();
@@ -104,27 +104,30 @@ fn ndr20_ept_map_response() {
 
 #[test]
 fn ndr64_ept_map_response() {
-    let bytes = hex::decode(NDR64_RESP).unwrap();
-    let resp: EptMapOut = decode(&bytes, NdrContext::NDR64).unwrap();
+    let bytes = hex::decode(NDR64_RESP).expect("valid");
+    let resp: EptMapOut = decode(&bytes, NdrContext::NDR64).expect("valid");
     assert_eq!(resp.num_towers, 1);
     assert_eq!(resp.towers.max_count, 4);
-    let t = resp.towers.items[0].as_ref().unwrap();
+    let t = resp.towers.items[0].as_ref().expect("valid");
     assert_eq!(u16::from_be_bytes([t.tower_octet_string[64], t.tower_octet_string[65]]), 49679);
     assert_eq!(encode_with_ids(&resp, NdrContext::NDR64, 3), bytes);
 }
 
 #[test]
 fn ndr20_request_truncated_everywhere_fails_cleanly() {
-    let bytes = hex::decode(NDR20_REQ).unwrap();
+    let bytes = hex::decode(NDR20_REQ).expect("valid");
     for n in 0..bytes.len() {
         let e = decode::<EptMapIn>(&bytes[..n], NdrContext::NDR20).unwrap_err();
-        assert!(matches!(e.kind(), NdrErrorKind::UnexpectedEof { .. } | NdrErrorKind::CountTooLarge { .. }), "{n}: {e}");
+        assert!(
+            matches!(e.kind(), NdrErrorKind::UnexpectedEof { .. } | NdrErrorKind::CountTooLarge { .. }),
+            "{n}: {e}"
+        );
     }
 }
 
 #[test]
 fn tower_length_mismatch_names_the_path() {
-    let mut bytes = hex::decode(NDR20_REQ).unwrap();
+    let mut bytes = hex::decode(NDR20_REQ).expect("valid");
     // tower_length (offset 28) no longer matches the hoisted conformance (offset 24).
     bytes[28] = 0x4a;
     let e = decode::<EptMapIn>(&bytes, NdrContext::NDR20).unwrap_err();
@@ -134,7 +137,7 @@ fn tower_length_mismatch_names_the_path() {
 
 #[test]
 fn huge_conformance_is_rejected_before_allocating() {
-    let mut bytes = hex::decode(NDR20_REQ).unwrap();
+    let mut bytes = hex::decode(NDR20_REQ).expect("valid");
     bytes[24..28].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
     let e = decode::<EptMapIn>(&bytes, NdrContext::NDR20).unwrap_err();
     assert!(matches!(e.kind(), NdrErrorKind::CountTooLarge { count: 0xffff_fff0, .. }), "{e}");
@@ -144,11 +147,11 @@ fn huge_conformance_is_rejected_before_allocating() {
 
 #[test]
 fn response_reader_reports_position() {
-    let bytes = hex::decode(NDR64_RESP).unwrap();
+    let bytes = hex::decode(NDR64_RESP).expect("valid");
     let mut r = NdrReader::new(&bytes, NdrContext::NDR64);
-    let h: ContextHandle = decode_top_level(&mut r).unwrap();
+    let h: ContextHandle = decode_top_level(&mut r).expect("valid");
     assert!(h.is_null());
     assert_eq!(r.position(), 20);
-    let n: u32 = decode_top_level(&mut r).unwrap();
+    let n: u32 = decode_top_level(&mut r).expect("valid");
     assert_eq!(n, 1);
 }

@@ -152,7 +152,13 @@ pub struct AuthVerifier {
 impl AuthVerifier {
     /// A verifier with `pad_len` zero padding octets.
     #[must_use]
-    pub fn new(auth_type: AuthType, auth_level: AuthLevel, auth_context_id: u32, pad_len: u8, auth_value: Bytes) -> Self {
+    pub fn new(
+        auth_type: AuthType,
+        auth_level: AuthLevel,
+        auth_context_id: u32,
+        pad_len: u8,
+        auth_value: Bytes,
+    ) -> Self {
         Self {
             padding: Bytes::from(vec![0u8; usize::from(pad_len)]),
             trailer: SecTrailer { auth_type, auth_level, auth_pad_length: pad_len, auth_reserved: 0, auth_context_id },

@@ -197,7 +197,13 @@ impl Bind {
     /// A bind body offering `contexts`.
     #[must_use]
     pub const fn new(max_xmit_frag: u16, max_recv_frag: u16, assoc_group_id: u32, contexts: Vec<ContextElem>) -> Self {
-        Self { max_xmit_frag, max_recv_frag, assoc_group_id, contexts: ContextList::new(contexts), trailing: Bytes::new() }
+        Self {
+            max_xmit_frag,
+            max_recv_frag,
+            assoc_group_id,
+            contexts: ContextList::new(contexts),
+            trailing: Bytes::new(),
+        }
     }
 
     fn size(&self) -> usize {

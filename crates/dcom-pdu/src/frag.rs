@@ -53,9 +53,8 @@ pub struct FragmentPlan {
 /// padding), and the last is padded to `pad_align` (MS-RPCE 2.2.2.11: "the sec_trailer structure MUST be present
 /// in every fragment"). An empty stub gives one empty fragment.
 pub fn plan_fragments(stub_len: usize, spec: &FragmentSpec) -> Result<Vec<FragmentPlan>, PduError> {
-    let too_small = || {
-        PduError::new(PduErrorKind::FragmentSizeTooSmall { max_xmit_frag: spec.max_xmit_frag }, 0, "fragment plan")
-    };
+    let too_small =
+        || PduError::new(PduErrorKind::FragmentSizeTooSmall { max_xmit_frag: spec.max_xmit_frag }, 0, "fragment plan");
     let (overhead, align) = match spec.auth {
         None => (0, 1),
         Some(a) => {
@@ -372,6 +371,15 @@ fn complete(first: &Fragment, stub: Bytes, fragments: usize) -> CompleteCall {
         stub,
         fragments,
     }
+}
+
+/// Auth padding that aligns `body_len` bytes (counted from the start of the PDU body: the stub for requests and
+/// responses) to `align` before the sec_trailer (MS-RPCE 2.2.2.11): 16 for NTLM/Kerberos sealed stubs, 4 after
+/// bind, alter_context and auth3 bodies. `align` is clamped to 1..=256.
+#[must_use]
+pub fn auth_pad_len(body_len: usize, align: usize) -> u8 {
+    // INVARIANT: the padding is below the clamped alignment, at most 255.
+    u8::try_from(pad_to(body_len, align.clamp(1, 256))).unwrap_or(u8::MAX)
 }
 
 /// Header size in front of a fragment's stub: [`Header::SIZE`] + 8, plus 16 with an object UUID.

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::error::{PduError, PduErrorKind};
-use crate::wire::{Reader, Writer};
+use crate::wire::Reader;
 
 /// Integer byte order selected by the high nibble of `drep[0]` (C706 14.1, NDR format label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -331,26 +331,38 @@ impl Header {
 
     /// Appends the 16 header bytes exactly as the fields say (no length is recomputed).
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let mut w = Writer::new(out, self.byte_order());
-        w.u8(self.rpc_vers);
-        w.u8(self.rpc_vers_minor);
-        w.u8(self.ptype.0);
-        w.u8(self.pfc_flags.0);
-        w.bytes(&self.drep.0);
-        w.u16(self.frag_len);
-        w.u16(self.auth_len);
-        w.u32(self.call_id);
+        out.extend_from_slice(&self.to_bytes());
     }
 
     /// The 16 header bytes.
     #[must_use]
     pub fn to_bytes(&self) -> [u8; 16] {
-        let mut v = Vec::with_capacity(Self::SIZE);
-        self.encode(&mut v);
-        let mut out = [0u8; 16];
-        // INVARIANT: encode writes exactly 16 bytes.
-        out.copy_from_slice(v.get(..Self::SIZE).unwrap_or(&[0u8; 16]));
-        out
+        let (frag_len, auth_len, call_id) = match self.byte_order() {
+            ByteOrder::Little => (self.frag_len.to_le_bytes(), self.auth_len.to_le_bytes(), self.call_id.to_le_bytes()),
+            ByteOrder::Big => (self.frag_len.to_be_bytes(), self.auth_len.to_be_bytes(), self.call_id.to_be_bytes()),
+        };
+        let [d0, d1, d2, d3] = self.drep.0;
+        let [f0, f1] = frag_len;
+        let [a0, a1] = auth_len;
+        let [c0, c1, c2, c3] = call_id;
+        [
+            self.rpc_vers,
+            self.rpc_vers_minor,
+            self.ptype.0,
+            self.pfc_flags.0,
+            d0,
+            d1,
+            d2,
+            d3,
+            f0,
+            f1,
+            a0,
+            a1,
+            c0,
+            c1,
+            c2,
+            c3,
+        ]
     }
 }
 

@@ -21,7 +21,7 @@ pub use body::{
 pub use error::{PduError, PduErrorKind};
 pub use frag::{
     AuthTemplate, AuthTrailerSize, CallKind, CompleteCall, Fragment, FragmentPlan, FragmentSpec, Reassembler,
-    ReassemblyLimits, build_fragments, plan_fragments, stub_header_size,
+    ReassemblyLimits, auth_pad_len, build_fragments, plan_fragments, stub_header_size,
 };
 pub use header::{ByteOrder, DataRep, Header, PacketType, PfcFlags, peek_header};
 pub use pdu::{AuthLayout, Pdu};

@@ -80,9 +80,12 @@ impl Pdu {
 
     /// The header [`Pdu::encode`] writes.
     pub fn encoded_header(&self) -> Result<Header, PduError> {
+        if self.header.drep.byte_order().is_none() {
+            return Err(PduError::new(PduErrorKind::InvalidDataRep { drep0: self.header.drep.0[0] }, 4, "packed_drep"));
+        }
         let size = self.size();
-        let frag_len =
-            u16::try_from(size).map_err(|_| PduError::new(PduErrorKind::LengthOverflow { len: size }, 8, "frag_length"))?;
+        let frag_len = u16::try_from(size)
+            .map_err(|_| PduError::new(PduErrorKind::LengthOverflow { len: size }, 8, "frag_length"))?;
         let auth_len = match &self.auth {
             None => 0,
             Some(a) => u16::try_from(a.auth_value.len()).map_err(|_| {
@@ -109,24 +112,22 @@ impl Pdu {
         if header.auth_len == 0 {
             return Ok(None);
         }
-        let fixed = PduBody::fixed_size(header.ptype, header.pfc_flags.contains(PfcFlags::OBJECT_UUID)).ok_or(
-            PduError::new(PduErrorKind::UnsupportedPacketType { ptype: header.ptype.0 }, 2, "ptype"),
-        )?;
+        let fixed = PduBody::fixed_size(header.ptype, header.pfc_flags.contains(PfcFlags::OBJECT_UUID))
+            .ok_or(PduError::new(PduErrorKind::UnsupportedPacketType { ptype: header.ptype.0 }, 2, "ptype"))?;
         let body_start = Header::SIZE;
         let min_body_end = body_start.saturating_add(fixed);
         let frag_len = usize::from(header.frag_len).min(frame.len());
         let verifier_len = usize::from(header.auth_len).saturating_add(SecTrailer::SIZE);
         // MS-RPCE 2.2.2.11: the sec_trailer starts at frag_length - auth_length - 8.
-        let trailer_offset = frag_len.checked_sub(verifier_len).filter(|&off| off >= min_body_end).ok_or(
-            PduError::new(
+        let trailer_offset =
+            frag_len.checked_sub(verifier_len).filter(|&off| off >= min_body_end).ok_or(PduError::new(
                 PduErrorKind::AuthLenTooLarge {
                     auth_len: header.auth_len,
                     available: frag_len.saturating_sub(min_body_end),
                 },
                 10,
                 "auth_length",
-            ),
-        )?;
+            ))?;
         let trailer_bytes = frame.get(trailer_offset..).unwrap_or_default();
         let trailer = SecTrailer::read(&mut Reader::new(trailer_bytes, trailer_offset, header.byte_order()))?;
         // MS-RPCE 2.2.2.11: auth_pad_length padding octets precede the sec_trailer, after the body.
@@ -187,7 +188,10 @@ impl Pdu {
             && usize::from(a.trailer.auth_pad_length) != a.padding.len()
         {
             return Err(PduError::new(
-                PduErrorKind::AuthPadMismatch { auth_pad_length: a.trailer.auth_pad_length, padding_len: a.padding.len() },
+                PduErrorKind::AuthPadMismatch {
+                    auth_pad_length: a.trailer.auth_pad_length,
+                    padding_len: a.padding.len(),
+                },
                 0,
                 "auth_verifier",
             ));

@@ -37,8 +37,8 @@ fn every_captured_pdu_decodes_and_reencodes_identically() {
     for (name, expected) in EXPECTED {
         let mut counts = BTreeMap::new();
         for p in dcerpc_pdus(name) {
-            let pdu = Pdu::decode(Bytes::from(p.bytes.clone()))
-                .unwrap_or_else(|e| panic!("{name} frame {}: {e}", p.frame));
+            let pdu =
+                Pdu::decode(Bytes::from(p.bytes.clone())).unwrap_or_else(|e| panic!("{name} frame {}: {e}", p.frame));
             assert_eq!(pdu.to_bytes().unwrap(), p.bytes, "{name} frame {}", p.frame);
             assert_eq!(pdu.encoded_header().unwrap(), pdu.header, "{name} frame {}", p.frame);
             assert_eq!(pdu.body.ptype(), pdu.header.ptype);

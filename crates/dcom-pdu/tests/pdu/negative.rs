@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 use dcom_pdu::{
-    AuthLevel, AuthType, AuthVerifier, Fragment, Header, PacketType, Pdu, PduBody, PduErrorKind, PfcFlags,
-    Reassembler, ReassemblyLimits, Request, Status, VerificationTrailer, peek_header,
+    AuthLevel, AuthType, AuthVerifier, Fragment, Header, PacketType, Pdu, PduBody, PduErrorKind, PfcFlags, Reassembler,
+    ReassemblyLimits, Request, Status, VerificationTrailer, peek_header,
 };
 
 use crate::hex::{NETLOGON_EPM_REQUEST_VT, NTLM_BIND_ACK_BTFN, NTLM_BIND_BTFN};

@@ -4,9 +4,9 @@
 use bytes::Bytes;
 use dcom_pdu::{
     Auth3, AuthLevel, AuthTemplate, AuthTrailerSize, AuthType, AuthVerifier, Bind, BindAck, BindNak, ByteOrder,
-    CallKind, ContextElem, ContextList, ContextResult, DataRep, Empty, Fault, Fragment, Header, Pdu, PduBody,
-    PfcFlags, Reassembler, ReassemblyLimits, RejectReason, Request, Response, ResultCode, ResultList, SecTrailer,
-    Status, SyntaxId, VerificationTrailer, Version, VtCommand, VtHeader2, build_fragments,
+    CallKind, ContextElem, ContextList, ContextResult, DataRep, Empty, Fault, Fragment, Header, Pdu, PduBody, PfcFlags,
+    Reassembler, ReassemblyLimits, RejectReason, Request, Response, ResultCode, ResultList, SecTrailer, Status,
+    SyntaxId, VerificationTrailer, Version, VtCommand, VtHeader2, build_fragments,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -137,16 +137,7 @@ fn verifier() -> impl Strategy<Value = AuthVerifier> {
 }
 
 fn pdu() -> impl Strategy<Value = Pdu> {
-    (
-        body(),
-        option::of(verifier()),
-        any::<bool>(),
-        0u8..16,
-        any::<[u8; 3]>(),
-        0u8..=1,
-        any::<u8>(),
-        any::<u32>(),
-    )
+    (body(), option::of(verifier()), any::<bool>(), 0u8..16, any::<[u8; 3]>(), 0u8..=1, any::<u8>(), any::<u32>())
         .prop_map(|(body, auth, big, charrep, drep_rest, minor, flags, call_id)| {
             let auth = if matches!(body, PduBody::Auth3(_)) {
                 // MS-RPCE 2.2.2.10: auth3 always carries a verifier.
@@ -188,8 +179,11 @@ fn vt_command() -> impl Strategy<Value = VtCommand> {
                 },
             }
         }),
-        (4u16..=0x3fff, any::<bool>(), bytes(24))
-            .prop_map(|(command, must_process, data)| VtCommand::Unknown { command, must_process, data }),
+        (4u16..=0x3fff, any::<bool>(), bytes(24)).prop_map(|(command, must_process, data)| VtCommand::Unknown {
+            command,
+            must_process,
+            data
+        }),
     ]
 }
 

@@ -180,3 +180,41 @@ fn bind_ack_with_empty_secondary_address() {
     assert!(ack.sec_addr.is_empty());
     assert_eq!(ack.sec_addr_padding.len(), 2);
 }
+
+#[test]
+fn impacket_alter_context_with_repeated_context_list() {
+    // impacket's third-leg alter_context repeats the 44-byte p_cont_list after the real one (shared/notes
+    // peers.md); the bytes are kept in `trailing` and the verifier is still found from frag_length.
+    let elem = dcom_pdu::ContextElem::new(0, EPM, vec![SyntaxId::NDR20]);
+    let list = dcom_pdu::ContextList::new(vec![elem]);
+    let mut body = dcom_pdu::Bind::new(4280, 4280, 0, list.elems.clone());
+    let mut dup = vec![1, 0, 0, 0, 0, 0, 1, 0];
+    dup.extend_from_slice(&unhex("0883afe11f5dc91191a408002b14a0fa03000000045d888aeb1cc9119fe808002b10486002000000"));
+    assert_eq!(dup.len(), 48);
+    body.trailing = Bytes::from(dup.clone());
+    let pad = dcom_pdu::auth_pad_len(body_size(&body), 4);
+    let auth =
+        dcom_pdu::AuthVerifier::new(AuthType::SPNEGO, AuthLevel::PKT_PRIVACY, 79231, pad, Bytes::from_static(b"tok"));
+    let pdu = Pdu::new(3, PfcFlags::FIRST_AND_LAST, PduBody::AlterContext(body)).with_auth(auth);
+    let bytes = pdu.to_bytes().unwrap();
+    let back = decode_roundtrip(&bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let PduBody::AlterContext(b) = &back.body else { panic!("not alter_context") };
+    assert_eq!(&b.trailing[..], &dup[..]);
+    assert_eq!(b.contexts, list);
+    assert_eq!(back.auth.unwrap().trailer.auth_context_id, 79231);
+}
+
+fn body_size(b: &dcom_pdu::Bind) -> usize {
+    Pdu::new(0, PfcFlags(0), PduBody::Bind(b.clone())).size() - Header::SIZE
+}
+
+#[test]
+fn auth_pad_len_matches_windows() {
+    // dcerpc_privacy_ntlm: stubs of 4632 and 60 bytes were padded by 8 and 4; mapi.pcap: 98 by 14.
+    assert_eq!(dcom_pdu::auth_pad_len(4632, 16), 8);
+    assert_eq!(dcom_pdu::auth_pad_len(60, 16), 4);
+    assert_eq!(dcom_pdu::auth_pad_len(98, 16), 14);
+    assert_eq!(dcom_pdu::auth_pad_len(5792, 16), 0);
+    assert_eq!(dcom_pdu::auth_pad_len(45, 4), 3);
+    assert_eq!(dcom_pdu::auth_pad_len(7, 0), 0);
+}

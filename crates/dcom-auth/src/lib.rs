@@ -1,0 +1,1 @@
+#![cfg_attr(doc, doc = include_str!("../README.md"))]

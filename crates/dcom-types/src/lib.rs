@@ -1,0 +1,1 @@
+//! dcom-types (being written)
