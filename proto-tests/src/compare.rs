@@ -275,15 +275,15 @@ pub fn compare(report: &Report, frames: &BTreeMap<u32, TsharkFrame>) -> Comparis
             c.matched += 1;
             if i == 0 && !tf.epm.is_empty() {
                 // EPM fields of the frame (tshark lists them per frame).
-                let mine_epm = ours
-                    .iter()
-                    .filter_map(|r| r.call.as_ref().and_then(|c| c.decoded.as_ref()))
-                    .fold(Fields::new(), |mut acc, d| {
+                let mine_epm = ours.iter().filter_map(|r| r.call.as_ref().and_then(|c| c.decoded.as_ref())).fold(
+                    Fields::new(),
+                    |mut acc, d| {
                         for (k, mut v) in our_epm_fields(d) {
                             acc.entry(k).or_default().append(&mut v);
                         }
                         acc
-                    });
+                    },
+                );
                 if mine_epm.is_empty() {
                     c.mismatches.push(format!("frame {frame}: tshark decoded an EPM stub, we did not"));
                 }

@@ -22,7 +22,10 @@ pub fn capture_files() -> Vec<PathBuf> {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz") || n.ends_with(".pcapng.gz")
+                    n.ends_with(".pcap")
+                        || n.ends_with(".pcapng")
+                        || n.ends_with(".pcap.gz")
+                        || n.ends_with(".pcapng.gz")
                 })
                 .collect()
         })

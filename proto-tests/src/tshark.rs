@@ -70,10 +70,7 @@ pub fn dissect(file: &Path, ports: &[u16]) -> Result<BTreeMap<u32, TsharkFrame>,
             .as_str()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| TsharkError::BadJson("a packet without frame.number".into()))?;
-        let mut frame = TsharkFrame {
-            malformed: layers.get("_ws.malformed").is_some(),
-            ..TsharkFrame::default()
-        };
+        let mut frame = TsharkFrame { malformed: layers.get("_ws.malformed").is_some(), ..TsharkFrame::default() };
         match layers.get("dcerpc") {
             Some(Value::Array(items)) => {
                 for item in items {

@@ -22,7 +22,10 @@ fn every_capture_agrees_with_tshark() {
     assert!(!files.is_empty(), "no captures found");
     let (mut total_fields, mut total_matched, mut total_theirs, mut total_ours, mut total_epm) = (0, 0, 0, 0, 0);
     let mut failures = Vec::new();
-    eprintln!("{:<40} {:>6} {:>6} {:>7} {:>7} {:>6} {:>9}", "capture", "ours", "tshark", "matched", "fields", "errors", "malformed");
+    eprintln!(
+        "{:<40} {:>6} {:>6} {:>7} {:>7} {:>6} {:>9}",
+        "capture", "ours", "tshark", "matched", "fields", "errors", "malformed"
+    );
     for file in &files {
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let (report, c) = compare_file(file).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -109,7 +112,8 @@ fn every_epm_stub_reencodes_byte_for_byte() {
                 }
                 _ => continue,
             };
-            let syntax = if call.transfer_syntax == Some(dcom_pdu::SyntaxId::NDR64) { Syntax::Ndr64 } else { Syntax::Ndr20 };
+            let syntax =
+                if call.transfer_syntax == Some(dcom_pdu::SyntaxId::NDR64) { Syntax::Ndr64 } else { Syntax::Ndr20 };
             let ctx = NdrContext::new(syntax, DataRep::from_bytes(pdu.header.drep.0).unwrap());
             let (value, used, ids) = EpmCall::decode_prefix_with_ids(opnum, is_request, stub, ctx)
                 .unwrap_or_else(|e| panic!("{}: frame {}: {e}", file.display(), r.frame));

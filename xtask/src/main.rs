@@ -212,11 +212,8 @@ fn cmd(program: &str, args: &[&str]) -> Result<()> {
 
 fn cmd_in(dir: &str, program: &str, args: &[&str]) -> Result<()> {
     eprintln!("$ (cd {dir} && {program} {})", args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .with_context(|| format!("cannot run {program}"))?;
+    let status =
+        Command::new(program).args(args).current_dir(dir).status().with_context(|| format!("cannot run {program}"))?;
     if !status.success() {
         bail!("`{program} {}` failed with {status}", args.join(" "));
     }

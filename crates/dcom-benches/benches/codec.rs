@@ -63,6 +63,38 @@ fn ndr_benches() {
     eprintln!("goal: decode >= 0.8x memcpy: {} ({ratio:.2}x)", if ratio >= 0.8 { "met" } else { "NOT met" });
 }
 
+fn epm_benches() {
+    use dcom_epm::{EptMapOut, Tower, Twr};
+    use dcom_ndr::{ConfVarArray, ContextHandle};
+    // An ept_map answer with 4 towers, as Windows sends for a multi-homed server.
+    let iface = (uuid::Uuid::from_u128(0x12345678_1234_abcd_ef00_01234567cffb), 1, 0);
+    let ndr = (uuid::Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860), 2, 0);
+    let towers: Vec<Option<Twr>> = (0..4u8)
+        .map(|i| {
+            let t = Tower::ncacn_ip_tcp(iface, ndr, 49664 + u16::from(i), std::net::Ipv4Addr::new(10, 0, 0, i));
+            Some(Twr::from_tower(&t).expect("encodes"))
+        })
+        .collect();
+    let value = EptMapOut {
+        entry_handle: ContextHandle::default(),
+        num_towers: 4,
+        towers: ConfVarArray::with_max(towers, 4),
+        status: 0,
+    };
+    let ctx = NdrContext::new(Syntax::Ndr20, DataRep::default());
+    let wire = dcom_ndr::encode(&value, ctx).expect("encodes");
+    let base = memcpy_baseline(wire.len());
+    eprintln!("--- NDR engine (ept_map response with 4 towers, {} bytes) ---", wire.len());
+    report("memcpy of the same bytes (baseline)", base, base);
+    let decode = measure(wire.len(), BUDGET, || dcom_ndr::decode::<EptMapOut>(black_box(&wire), ctx).expect("decodes"));
+    report("decode EptMapOut (NDR20)", decode, base);
+    let floors = measure(wire.len(), BUDGET, || {
+        let v = dcom_ndr::decode::<EptMapOut>(black_box(&wire), ctx).expect("decodes");
+        v.towers.items.iter().flatten().map(|t| t.tower().map_or(0, |t| t.floors.len())).sum::<usize>()
+    });
+    report("decode EptMapOut + every tower's floors", floors, base);
+}
+
 fn main() {
     // `cargo test --benches` passes `--bench`-less args; run quickly then.
     if std::env::args().any(|a| a == "--test") {
@@ -78,4 +110,5 @@ fn main() {
     );
     pdu_benches();
     ndr_benches();
+    epm_benches();
 }

@@ -83,8 +83,7 @@ pub(crate) fn decode(
 ) -> Result<Value, String> {
     let drep = DataRep::from_bytes(drep).map_err(|e| e.to_string())?;
     let ctx = NdrContext::new(if ndr64 { Syntax::Ndr64 } else { Syntax::Ndr20 }, drep);
-    let (call, used, ids) =
-        EpmCall::decode_prefix_with_ids(opnum, is_request, stub, ctx).map_err(|e| e.to_string())?;
+    let (call, used, ids) = EpmCall::decode_prefix_with_ids(opnum, is_request, stub, ctx).map_err(|e| e.to_string())?;
     // What follows the parameters may only be stub padding (zeros, less than the largest alignment) and, on a
     // request, the verification trailer ([MS-RPCE 2.2.2.13]: "server implementations SHOULD NOT assume that the
     // verification trailer immediately follows the stub data").

@@ -243,7 +243,7 @@ pub fn decode_capture(bytes: &[u8], opts: &Options) -> Result<Report, DecodeErro
             break;
         }
     }
-    records.sort_by(|a, b| (a.frame, a.stream, a.dir, a.offset).cmp(&(b.frame, b.stream, b.dir, b.offset)));
+    records.sort_by_key(|a| (a.frame, a.stream, a.dir, a.offset));
     Ok(Report { records, warnings, ports })
 }
 

@@ -39,10 +39,9 @@ fn starts_with_header(flow: &Flow) -> bool {
 pub(crate) fn sends_server_pdus_first(flow: &Flow) -> bool {
     use dcom_pdu::PacketType as P;
     match first_bytes(flow).map(peek_header) {
-        Some(Ok(Some(h))) => matches!(
-            h.ptype,
-            P::BIND_ACK | P::BIND_NAK | P::ALTER_CONTEXT_RESP | P::RESPONSE | P::FAULT | P::SHUTDOWN
-        ),
+        Some(Ok(Some(h))) => {
+            matches!(h.ptype, P::BIND_ACK | P::BIND_NAK | P::ALTER_CONTEXT_RESP | P::RESPONSE | P::FAULT | P::SHUTDOWN)
+        }
         _ => false,
     }
 }
@@ -53,7 +52,7 @@ pub(crate) fn frame_conversation(conv: &Conversation<'_>) -> Vec<Record> {
     for (dir, flow) in [(Dir::C2s, conv.c2s), (Dir::S2c, conv.s2c)] {
         frame_flow(conv, dir, flow, &mut out);
     }
-    out.sort_by(|a, b| (a.frame, a.dir, a.offset).cmp(&(b.frame, b.dir, b.offset)));
+    out.sort_by_key(|a| (a.frame, a.dir, a.offset));
     out
 }
 
@@ -84,10 +83,7 @@ fn frame_flow(conv: &Conversation<'_>, dir: Dir, flow: &Flow, out: &mut Vec<Reco
                     let len = usize::from(h.frag_len);
                     if len > rest.len() {
                         let why = if seg.end() < flow.len() {
-                            format!(
-                                "pdu of {len} bytes cut short after {} bytes by missing tcp segments",
-                                rest.len()
-                            )
+                            format!("pdu of {len} bytes cut short after {} bytes by missing tcp segments", rest.len())
                         } else {
                             format!("pdu of {len} bytes cut short after {} bytes by the end of the capture", rest.len())
                         };

@@ -85,15 +85,11 @@ pub fn pdu_line(r: &Record) -> String {
         let _ = write!(s, " auth={}/{} ctx={}", t.auth_type.name(), t.auth_level.name(), t.auth_context_id);
     }
     if let Some(c) = &r.call {
-        if let Some(i) = c.interface {
-            if let Some(n) = crate::names::syntax_name(i.uuid) {
-                let _ = write!(s, " if={n}");
-            }
+        if let Some(n) = c.interface.and_then(|i| crate::names::syntax_name(i.uuid)) {
+            let _ = write!(s, " if={n}");
         }
-        if let Some(d) = &c.decoded {
-            if let Some(summary) = d.get("summary").and_then(|v| v.as_str()) {
-                let _ = write!(s, " | {summary}");
-            }
+        if let Some(summary) = c.decoded.as_ref().and_then(|d| d.get("summary")).and_then(|v| v.as_str()) {
+            let _ = write!(s, " | {summary}");
         }
         if let Some(e) = &c.decode_error {
             let _ = write!(s, " | stub error: {e}");

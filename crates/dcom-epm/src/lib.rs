@@ -5,9 +5,9 @@ mod types;
 
 pub use tower::{Floor, FloorValue, ProtocolId, Tower, TowerError};
 pub use types::{
-    EpmCall, EpmError, EptDeleteIn, EptEntry, EptInqObjectOut, EptInsertIn, EptLookupHandleFreeIn, EptLookupHandleFreeOut,
-    EptLookupIn, EptLookupOut, EptMapIn, EptMapOut, EptMgmtDeleteIn, MAX_ANNOTATION, RpcIfId, StatusOut, Twr, inquiry,
-    method_name, opnum,
+    EpmCall, EpmError, EptDeleteIn, EptEntry, EptInqObjectOut, EptInsertIn, EptLookupHandleFreeIn,
+    EptLookupHandleFreeOut, EptLookupIn, EptLookupOut, EptMapIn, EptMapOut, EptMgmtDeleteIn, MAX_ANNOTATION, RpcIfId,
+    StatusOut, Twr, inquiry, method_name, opnum,
 };
 use uuid::{Uuid, uuid};
 

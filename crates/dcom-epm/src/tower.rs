@@ -201,7 +201,8 @@ impl Tower {
         for _ in 0..count {
             let lhs_len = c.u16le("floor lhs length truncated")?;
             let lhs = c.take(usize::from(lhs_len), "floor lhs truncated")?;
-            let (&protocol, lhs_data) = lhs.split_first().ok_or(TowerError { offset: c.pos, what: "empty floor lhs" })?;
+            let (&protocol, lhs_data) =
+                lhs.split_first().ok_or(TowerError { offset: c.pos, what: "empty floor lhs" })?;
             let rhs_len = c.u16le("floor rhs length truncated")?;
             let rhs = c.take(usize::from(rhs_len), "floor rhs truncated")?;
             floors.push(Floor { protocol: ProtocolId(protocol), lhs_data: lhs_data.to_vec(), rhs: rhs.to_vec() });

@@ -323,11 +323,7 @@ impl EpmCall {
     /// Decodes the stub of a request (`is_request`) or response of `opnum`. The whole stub must be used.
     pub fn decode(opnum: u16, is_request: bool, stub: &[u8], ctx: dcom_ndr::NdrContext) -> Result<Self, EpmError> {
         let (call, used) = Self::decode_prefix(opnum, is_request, stub, ctx)?;
-        if used == stub.len() {
-            Ok(call)
-        } else {
-            Err(EpmError::TrailingBytes { used, len: stub.len() })
-        }
+        if used == stub.len() { Ok(call) } else { Err(EpmError::TrailingBytes { used, len: stub.len() }) }
     }
 
     /// Decodes the parameters at the start of `stub` and returns them with the number of bytes they took. The

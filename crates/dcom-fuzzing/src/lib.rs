@@ -30,10 +30,61 @@ pub fn capture_decode(data: &[u8]) {
     }
 }
 
+/// A mix of NDR constructs (structures, arrays, strings, pointers, unions; NDR20 both byte orders, NDR64, type
+/// serialization): decode, and re-encode what decodes.
+pub fn ndr_decode(data: &[u8]) {
+    dcom_ndr::fuzzing::decode_mix(data);
+}
+
+/// Endpoint mapper stubs of every method in both directions, NDR20 and NDR64: what decodes must re-encode to
+/// the same bytes with the sender's referent ids, except for alignment padding, and must decode again to the
+/// same value; the towers inside are decoded too.
+#[expect(clippy::panic, reason = "a fuzz oracle reports a broken invariant by panicking")]
+pub fn epm_decode(data: &[u8]) {
+    use dcom_epm::EpmCall;
+    use dcom_ndr::{DataRep, NdrContext, Syntax};
+    let Some((&selector, stub)) = data.split_first() else { return };
+    let opnum = u16::from(selector & 0x07);
+    let is_request = selector & 0x08 != 0;
+    let syntax = if selector & 0x10 != 0 { Syntax::Ndr64 } else { Syntax::Ndr20 };
+    let drep = if selector & 0x20 != 0 { [0x00, 0, 0, 0] } else { [0x10, 0, 0, 0] };
+    let Ok(drep) = DataRep::from_bytes(drep) else { return };
+    let ctx = NdrContext::new(syntax, drep);
+    let Ok((value, used, ids)) = EpmCall::decode_prefix_with_ids(opnum, is_request, stub, ctx) else { return };
+    for t in value.towers() {
+        if let Ok(tower) = t.tower() {
+            let _ = tower.binding_string();
+            let mut again = Vec::new();
+            if tower.encode(&mut again).is_err() || again[..] != t.tower_octet_string[..] {
+                panic!("a decoded tower does not re-encode identically");
+            }
+        }
+    }
+    let again = match value.encode_with_ids(ctx, &ids) {
+        Ok(a) => a,
+        Err(e) => panic!("re-encoding a decoded ept stub failed: {e}"),
+    };
+    let Some(original) = stub.get(..used) else { panic!("used {used} is beyond the stub") };
+    if again.len() != original.len() {
+        panic!("re-encoded ept stub has {} bytes, the original {}", again.len(), original.len());
+    }
+    if again != original {
+        match EpmCall::decode_prefix_with_ids(opnum, is_request, &again, ctx) {
+            Ok((back, _, _)) if back == value => {}
+            _ => panic!("re-encoded ept stub does not decode to the same value"),
+        }
+    }
+}
+
+/// An oracle: takes arbitrary bytes, panics only on a broken invariant.
+pub type Oracle = fn(&[u8]);
+
 /// Names and oracles of every target, for the regression replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Oracle)] = &[
     ("pdu_decode", pdu_decode),
     ("pdu_stream", pdu_stream),
     ("capture_parse", capture_parse),
     ("capture_decode", capture_decode),
+    ("ndr_decode", ndr_decode),
+    ("epm_decode", epm_decode),
 ];

@@ -74,8 +74,8 @@ fn decode(args: &DecodeArgs) -> Result<ExitCode> {
         heuristics: !args.no_heuristics,
         ..dcom_decode::Options::default()
     };
-    let report = dcom_decode::decode_capture(&bytes, &opts)
-        .with_context(|| format!("cannot decode {}", args.file.display()))?;
+    let report =
+        dcom_decode::decode_capture(&bytes, &opts).with_context(|| format!("cannot decode {}", args.file.display()))?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     for r in &report.records {
