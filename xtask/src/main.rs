@@ -18,7 +18,7 @@ commands:
   setup                   install what the tests need outside Rust (Debian packages, cargo-fuzz); idempotent
   check fmt|lints|tests|deps|locks
   fuzz list               list fuzz targets
-  fuzz smoke [SECONDS]    run every fuzz target (default 30 s each) and replay the regression corpus
+  fuzz smoke [SECONDS]    run every fuzz target (default 30 s each); also `fuzz --smoke`
   fuzz run TARGET [SECONDS]
   bench                   cargo bench for the whole workspace
 ";
@@ -67,8 +67,8 @@ fn run(args: &[&str]) -> Result<()> {
             }
             Ok(())
         }
-        ["fuzz", "smoke"] => fuzz_smoke(30),
-        ["fuzz", "smoke", secs] => fuzz_smoke(secs.parse().context("SECONDS must be a number")?),
+        ["fuzz", "smoke" | "--smoke"] => fuzz_smoke(30),
+        ["fuzz", "smoke" | "--smoke", secs] => fuzz_smoke(secs.parse().context("SECONDS must be a number")?),
         ["fuzz", "run", target] => fuzz_run(target, 60),
         ["fuzz", "run", target, secs] => fuzz_run(target, secs.parse().context("SECONDS must be a number")?),
         ["bench"] => cmd("cargo", &["bench", "--workspace"]),
