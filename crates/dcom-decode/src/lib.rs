@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use dcom_capture::{Capture, CaptureError, Flow, Limits};
-use dcom_pdu::{Pdu, PduBody, PduError, SyntaxId};
+use dcom_pdu::{Pdu, PduBody, SyntaxId};
 
 pub use json::pdu_json;
 pub use text::pdu_line;
@@ -164,6 +164,7 @@ const MAX_PASSES: usize = 8;
 
 /// Reads a capture, finds DCE/RPC and decodes every PDU.
 pub fn decode_capture(bytes: &[u8], opts: &Options) -> Result<Report, DecodeError> {
+    let _span = tracing::debug_span!("decode_capture", len = bytes.len(), heuristics = opts.heuristics).entered();
     let capture = Capture::parse(bytes, &opts.capture_limits).map_err(DecodeError)?;
     let reassembly = capture.reassemble();
     let pipes = capture.extract_pipes(&reassembly.streams);
@@ -211,6 +212,7 @@ pub fn decode_capture(bytes: &[u8], opts: &Options) -> Result<Report, DecodeErro
             }
             let (c2s, s2c, client, server) =
                 if swap { (&s.s2c, &s.c2s, s.server, s.client) } else { (&s.c2s, &s.s2c, s.client, s.server) };
+            tracing::debug!(stream = s.index, %client, %server, by_port, heuristic, "DCE/RPC stream");
             convs.push(Conversation { stream: s.index, pipe: None, client, server, c2s, s2c });
         }
         for p in &pipes.pipes {
@@ -242,6 +244,7 @@ pub fn decode_capture(bytes: &[u8], opts: &Options) -> Result<Report, DecodeErro
         if learnt_endpoints.len() == before {
             break;
         }
+        tracing::debug!(endpoints = learnt_endpoints.len(), "EPM answers named new endpoints; decoding again");
     }
     records.sort_by_key(|a| (a.frame, a.stream, a.dir, a.offset));
     Ok(Report { records, warnings, ports })
@@ -255,9 +258,4 @@ pub(crate) fn stub_of(body: &PduBody) -> Option<&Bytes> {
         PduBody::Fault(f) => Some(&f.stub),
         _ => None,
     }
-}
-
-/// Formats a PDU error with its offset and field.
-pub(crate) fn pdu_error_text(e: &PduError) -> String {
-    e.to_string()
 }

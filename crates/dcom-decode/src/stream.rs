@@ -94,7 +94,7 @@ fn frame_flow(conv: &Conversation<'_>, dir: Dir, flow: &Flow, out: &mut Vec<Reco
                     let last = offset.saturating_add(len as u64);
                     match Pdu::decode(raw.clone()) {
                         Ok(pdu) => out.push(record(raw, last, Some(pdu), None)),
-                        Err(e) => out.push(record(raw, last, None, Some(crate::pdu_error_text(&e)))),
+                        Err(e) => out.push(record(raw, last, None, Some(e.to_string()))),
                     }
                     pos = pos.saturating_add(len);
                 }
@@ -110,7 +110,7 @@ fn frame_flow(conv: &Conversation<'_>, dir: Dir, flow: &Flow, out: &mut Vec<Reco
                 }
                 Err(e) => {
                     // Lost framing: report once and skip to the next contiguous segment.
-                    out.push(record(rest, seg_end, None, Some(crate::pdu_error_text(&e))));
+                    out.push(record(rest, seg_end, None, Some(e.to_string())));
                     break;
                 }
             }
