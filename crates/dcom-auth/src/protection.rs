@@ -287,8 +287,11 @@ impl Protection {
         let next = seq.checked_add(1).ok_or(AuthError::new(AuthErrorKind::SequenceExhausted, "send sequence"))?;
         let (m, p) = self.active()?;
         if auth_value.len() != p.sizes().signature_len {
-            return Err(AuthError::new(AuthErrorKind::BadSignatureFormat, "auth_value")
-                .with_detail(format!("{} bytes, expected {}", auth_value.len(), p.sizes().signature_len)));
+            return Err(AuthError::new(AuthErrorKind::BadSignatureFormat, "auth_value").with_detail(format!(
+                "{} bytes, expected {}",
+                auth_value.len(),
+                p.sizes().signature_len
+            )));
         }
         let r = match m {
             Mode::Seal => p.seal(seq, parts, auth_value),

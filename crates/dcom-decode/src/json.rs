@@ -122,7 +122,8 @@ pub fn pdu_json(r: &Record) -> Value {
             m.insert("transfer_syntax".into(), syntax(t));
         }
         if let Some(stub) = &c.stub {
-            m.insert("call_stub_len".into(), json!(stub.len()));
+            // On the PDU that completes a call: the whole (decrypted) stub of the call.
+            m.insert("stub_len".into(), json!(stub.len()));
             m.insert("stub_sha256".into(), json!(hex(&Sha256::digest(stub))));
         }
         if let Some(vt) = &c.verification_trailer {
@@ -135,8 +136,22 @@ pub fn pdu_json(r: &Record) -> Value {
             m.insert("decode_error".into(), json!(e));
         }
     }
+    if let Some(pdu) = &r.pdu
+        && let Some(a) = &pdu.auth
+        && stub_of_pdu(&pdu.body)
+        && (a.trailer.auth_level.0 >= dcom_pdu::AuthLevel::PKT.0 || a.trailer.auth_level == dcom_pdu::AuthLevel::CALL)
+    {
+        m.insert("verified".into(), r.verified.map_or(Value::Null, |v| json!(v)));
+        if let Some(n) = &r.verify_note {
+            m.insert("verify_note".into(), json!(n));
+        }
+    }
     m.insert("error".into(), r.error.as_ref().map_or(Value::Null, |e| json!(e)));
     Value::Object(m)
+}
+
+fn stub_of_pdu(b: &PduBody) -> bool {
+    matches!(b, PduBody::Request(_) | PduBody::Response(_) | PduBody::Fault(_))
 }
 
 fn body(b: &PduBody, m: &mut Map<String, Value>) {
@@ -146,12 +161,14 @@ fn body(b: &PduBody, m: &mut Map<String, Value>) {
             m.insert("opnum".into(), json!(r.opnum));
             m.insert("object".into(), r.object.map_or(Value::Null, |o| json!(o.to_string())));
             m.insert("alloc_hint".into(), json!(r.alloc_hint));
+            m.insert("frag_stub_len".into(), json!(r.stub.len()));
             m.insert("stub_len".into(), json!(r.stub.len()));
         }
         PduBody::Response(r) => {
             m.insert("ctx_id".into(), json!(r.p_cont_id));
             m.insert("alloc_hint".into(), json!(r.alloc_hint));
             m.insert("cancel_count".into(), json!(r.cancel_count));
+            m.insert("frag_stub_len".into(), json!(r.stub.len()));
             m.insert("stub_len".into(), json!(r.stub.len()));
         }
         PduBody::Fault(f) => {
@@ -160,6 +177,7 @@ fn body(b: &PduBody, m: &mut Map<String, Value>) {
             m.insert("cancel_count".into(), json!(f.cancel_count));
             m.insert("status".into(), json!(f.status.0));
             m.insert("status_name".into(), f.status.name().map_or(Value::Null, |n| json!(n)));
+            m.insert("frag_stub_len".into(), json!(f.stub.len()));
             m.insert("stub_len".into(), json!(f.stub.len()));
         }
         PduBody::Bind(b) | PduBody::AlterContext(b) => {

@@ -3,6 +3,7 @@
 mod epm;
 mod json;
 mod names;
+mod security;
 mod stream;
 mod text;
 
@@ -29,11 +30,24 @@ pub struct Options {
     pub heuristics: bool,
     /// Limits for reading the capture.
     pub capture_limits: Limits,
+    /// Keys to check and open protected PDUs with.
+    pub keys: Keys,
+}
+
+/// What the decoder may use to check signatures and decrypt ([`Options::keys`]).
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    /// NTLM: the account's NT hash (from `--password` or `--nt-hash`).
+    pub nt_hash: Option<dcom_auth::ntlm::NtHash>,
+    /// NTLM: only use the hash for this account (`--user`); any account when `None`.
+    pub user: Option<String>,
+    /// NTLM: only for this domain (`--domain`); any domain when `None`.
+    pub domain: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { ports: Vec::new(), heuristics: true, capture_limits: Limits::default() }
+        Self { ports: Vec::new(), heuristics: true, capture_limits: Limits::default(), keys: Keys::default() }
     }
 }
 
@@ -96,6 +110,13 @@ pub struct Record {
     pub error: Option<String>,
     /// What the call layer learnt (interface, syntax, call stub) for requests and responses.
     pub call: Option<CallInfo>,
+    /// For a protected PDU (PKT_INTEGRITY or PKT_PRIVACY): `Some(true)` when its signature verified with the
+    /// keys given, `Some(false)` when it did not, `None` when no key applies.
+    pub verified: Option<bool>,
+    /// Why verification failed, or why no key applies.
+    pub verify_note: Option<String>,
+    /// The stub in clear when the PDU was sealed and opened.
+    pub clear_stub: Option<Bytes>,
 }
 
 /// Call-level facts attached to the PDU that completes a call, or to any request/response fragment.
@@ -233,7 +254,7 @@ pub fn decode_capture(bytes: &[u8], opts: &Options) -> Result<Report, DecodeErro
         let mut learnt = BTreeSet::new();
         for conv in &convs {
             let mut recs = stream::frame_conversation(conv);
-            stream::follow_calls(&mut recs, &mut learnt);
+            stream::follow_calls(&mut recs, &mut learnt, &opts.keys);
             records.extend(recs);
         }
         let before = learnt_endpoints.len();

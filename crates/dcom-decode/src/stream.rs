@@ -76,6 +76,9 @@ fn frame_flow(conv: &Conversation<'_>, dir: Dir, flow: &Flow, out: &mut Vec<Reco
                 pdu,
                 error,
                 call: None,
+                verified: None,
+                verify_note: None,
+                clear_stub: None,
             };
             let seg_end = seg.end();
             match peek_header(&rest) {
@@ -136,7 +139,8 @@ struct PartialCall {
 
 /// Follows binds, contexts and calls over the records of one conversation (in frame order) and attaches
 /// [`CallInfo`] to requests and responses. Adds to `ports` every TCP port an EPM answer names.
-pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<IpAddr>, u16)>) {
+pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<IpAddr>, u16)>, keys: &crate::Keys) {
+    let mut security = crate::security::Security::default();
     let mut contexts: HashMap<u16, Context> = HashMap::new();
     // Contexts proposed by a bind or alter_context, by call id, until the ack arrives.
     let mut proposed: HashMap<u32, Vec<(u16, SyntaxId, Vec<SyntaxId>)>> = HashMap::new();
@@ -145,6 +149,7 @@ pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<
     let mut requests: HashMap<u32, (u16, u16)> = HashMap::new();
 
     for rec in records.iter_mut() {
+        security.observe(rec, keys);
         let Some(pdu) = &rec.pdu else { continue };
         let call_id = pdu.header.call_id;
         match &pdu.body {
@@ -191,9 +196,11 @@ pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<
         if pdu.header.pfc_flags.contains(PfcFlags::FIRST_FRAG) {
             partial.insert(key, PartialCall::default());
         }
-        let sealed = pdu.auth.as_ref().is_some_and(|a| a.trailer.auth_level == AuthLevel::PKT_PRIVACY);
+        // A sealed stub counts as readable once it was opened with a key.
+        let sealed = rec.clear_stub.is_none()
+            && pdu.auth.as_ref().is_some_and(|a| a.trailer.auth_level == AuthLevel::PKT_PRIVACY);
         if let Some(p) = partial.get_mut(&key)
-            && let Some(stub) = stub_of(&pdu.body)
+            && let Some(stub) = rec.clear_stub.as_ref().or_else(|| stub_of(&pdu.body))
         {
             p.sealed |= sealed;
             if p.stub.len().saturating_add(stub.len()) <= MAX_CALL_STUB {

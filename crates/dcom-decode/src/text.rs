@@ -84,6 +84,13 @@ pub fn pdu_line(r: &Record) -> String {
         let t = &a.trailer;
         let _ = write!(s, " auth={}/{} ctx={}", t.auth_type.name(), t.auth_level.name(), t.auth_context_id);
     }
+    match r.verified {
+        Some(true) => s.push_str(" verified"),
+        Some(false) => {
+            let _ = write!(s, " VERIFY FAILED ({})", r.verify_note.as_deref().unwrap_or("bad signature"));
+        }
+        None => {}
+    }
     if let Some(c) = &r.call {
         if let Some(n) = c.interface.and_then(|i| crate::names::syntax_name(i.uuid)) {
             let _ = write!(s, " if={n}");

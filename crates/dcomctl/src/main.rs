@@ -36,9 +36,25 @@ struct DecodeArgs {
     /// Only decode streams on known ports: do not recognise DCE/RPC by its header elsewhere.
     #[arg(long)]
     no_heuristics: bool,
-    /// Exit with status 1 when any PDU failed to decode.
+    /// Exit with status 1 when any PDU failed to decode (or, with keys, failed to verify).
     #[arg(long)]
     strict: bool,
+    /// NTLM: the account whose password or hash is given (others are left alone).
+    #[arg(long)]
+    user: Option<String>,
+    /// NTLM: the account's domain.
+    #[arg(long)]
+    domain: Option<String>,
+    /// NTLM: the account's password (prefer --password-file or DCOMCTL_PASSWORD: a command line is visible to
+    /// other users of the machine).
+    #[arg(long, env = "DCOMCTL_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// NTLM: read the password from the first line of this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "password")]
+    password_file: Option<PathBuf>,
+    /// NTLM: the account's NT hash (32 hex digits) instead of a password.
+    #[arg(long, value_name = "HEX", conflicts_with_all = ["password", "password_file"])]
+    nt_hash: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -69,9 +85,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn decode(args: &DecodeArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let password = match (&args.password, &args.password_file) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+            Some(text.lines().next().unwrap_or_default().to_owned())
+        }
+        (None, None) => None,
+    };
+    let nt_hash = match (&args.nt_hash, password) {
+        (Some(h), _) => Some(dcom_auth::ntlm::NtHash::from_hex(h).context("--nt-hash needs 32 hex digits")?),
+        (None, Some(p)) => Some(dcom_auth::ntlm::NtHash::from_password(&p)),
+        (None, None) => None,
+    };
     let opts = dcom_decode::Options {
         ports: args.ports.clone(),
         heuristics: !args.no_heuristics,
+        keys: dcom_decode::Keys { nt_hash, user: args.user.clone(), domain: args.domain.clone() },
         ..dcom_decode::Options::default()
     };
     let report =
@@ -91,15 +121,19 @@ fn decode(args: &DecodeArgs) -> Result<ExitCode> {
         tracing::warn!(warning = %w, "Capture problem");
     }
     let errors = report.error_count();
+    let checked = report.records.iter().filter(|r| r.verified.is_some()).count();
+    let failed = report.records.iter().filter(|r| r.verified == Some(false)).count();
     if !args.json {
         let ports: Vec<String> = report.ports.iter().map(|(p, why)| format!("{p} ({why:?})")).collect();
         eprintln!(
-            "{} PDUs, {} with errors, {} capture warnings; DCE/RPC ports: {}",
+            "{} PDUs, {} with errors, {} capture warnings; {} protected PDUs checked, {} failed; DCE/RPC ports: {}",
             report.records.len(),
             errors,
             report.warnings.len(),
+            checked,
+            failed,
             ports.join(", ")
         );
     }
-    Ok(if args.strict && errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if args.strict && (errors > 0 || failed > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

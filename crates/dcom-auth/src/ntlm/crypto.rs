@@ -63,10 +63,17 @@ impl NtHash {
         Self(bytes)
     }
 
+    /// The 16 hash bytes (secret: do not log).
+    #[must_use]
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
     /// Parses 32 hex digits.
     pub fn from_hex(hex: &str) -> Result<Self> {
         let hex = hex.trim();
-        let bad = || AuthError::new(AuthErrorKind::CredentialSyntax { line: 0 }, "nt hash").with_detail("need 32 hex digits");
+        let bad =
+            || AuthError::new(AuthErrorKind::CredentialSyntax { line: 0 }, "nt hash").with_detail("need 32 hex digits");
         if hex.len() != 32 || !hex.is_ascii() {
             return Err(bad());
         }
@@ -219,11 +226,8 @@ impl DirectionKeys {
     /// ([MS-NLMP] 3.4.6.1).
     fn raw_checksum(&self, seq: u32, buffers: &[&[u8]]) -> [u8; 8] {
         let seq_le = seq.to_le_bytes();
-        let mut mac = match <HmacMd5 as KeyInit>::new_from_slice(&self.sign_key) {
-            Ok(m) => m,
-            // INVARIANT: HMAC accepts keys of any length.
-            Err(_) => return [0; 8],
-        };
+        // INVARIANT: HMAC accepts keys of any length, new_from_slice cannot fail.
+        let Ok(mut mac) = <HmacMd5 as KeyInit>::new_from_slice(&self.sign_key) else { return [0; 8] };
         mac.update(&seq_le);
         for b in buffers {
             mac.update(b);
@@ -253,9 +257,9 @@ impl DirectionKeys {
     }
 
     fn check_signature(sig: &[u8], checksum: &[u8; 8], seq: u32) -> Result<()> {
-        let sig: &[u8; SIGNATURE_LEN] = sig.try_into().map_err(|_| {
-            AuthError::new(AuthErrorKind::Truncated, "ntlm signature").with_detail("not 16 bytes")
-        })?;
+        let sig: &[u8; SIGNATURE_LEN] = sig
+            .try_into()
+            .map_err(|_| AuthError::new(AuthErrorKind::Truncated, "ntlm signature").with_detail("not 16 bytes"))?;
         if sig[..4] != 1u32.to_le_bytes() {
             return Err(AuthError::new(AuthErrorKind::BadSignatureFormat, "ntlm signature version").at(0));
         }
@@ -268,7 +272,14 @@ impl DirectionKeys {
     }
 
     /// SEAL: encrypts `body` in place, then signs header || plaintext body || trailer ([MS-NLMP] 3.4.3, 3.4.6).
-    pub(crate) fn seal(&mut self, seq: u32, header: &[u8], body: &mut [u8], trailer: &[u8], sig: &mut [u8]) -> Result<()> {
+    pub(crate) fn seal(
+        &mut self,
+        seq: u32,
+        header: &[u8],
+        body: &mut [u8],
+        trailer: &[u8],
+        sig: &mut [u8],
+    ) -> Result<()> {
         let raw = self.raw_checksum(seq, &[header, body, trailer]);
         self.seal.apply_keystream(body);
         let sum = self.finish(raw);
@@ -276,7 +287,14 @@ impl DirectionKeys {
     }
 
     /// UNSEAL: decrypts `body` in place, then checks the signature over header || plaintext || trailer.
-    pub(crate) fn unseal(&mut self, seq: u32, header: &[u8], body: &mut [u8], trailer: &[u8], sig: &[u8]) -> Result<()> {
+    pub(crate) fn unseal(
+        &mut self,
+        seq: u32,
+        header: &[u8],
+        body: &mut [u8],
+        trailer: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
         if sig.len() != SIGNATURE_LEN {
             return Err(AuthError::new(AuthErrorKind::Truncated, "ntlm signature"));
         }
