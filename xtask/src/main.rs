@@ -36,6 +36,11 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("dcom-epm", "tokio"),
     ("dcom-epm", "dcom-pdu"),
     ("dcom-decode", "tokio"),
+    ("dcom-auth", "tokio"),
+    ("dcom-auth", "dcom-ndr"),
+    ("dcom-types", "tokio"),
+    ("dcom-types", "dcom-pdu"),
+    ("dcom-types", "dcom-auth"),
 ];
 
 fn main() -> ExitCode {
