@@ -1,6 +1,7 @@
 //! Interoperability tests: our decoders against real captures, with tshark as the independent oracle.
 
 pub mod compare;
+pub mod dcom_fields;
 pub mod tshark;
 
 use std::path::PathBuf;

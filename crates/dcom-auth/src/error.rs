@@ -61,6 +61,12 @@ pub enum AuthErrorKind {
     },
     /// An error reported by the `sspi` crate.
     Provider,
+    /// A key has the wrong length for its encryption type, or is not valid hex.
+    InvalidKey,
+    /// A keytab file is malformed.
+    Keytab,
+    /// No key (keytab entry or given key) decrypts the ticket.
+    NoMatchingKey,
 }
 
 impl fmt::Display for AuthErrorKind {
@@ -89,6 +95,9 @@ impl fmt::Display for AuthErrorKind {
             Self::SequenceExhausted => f.write_str("sequence numbers exhausted"),
             Self::CredentialSyntax { line } => write!(f, "malformed credential entry at line {line}"),
             Self::Provider => f.write_str("security provider error"),
+            Self::InvalidKey => f.write_str("invalid key"),
+            Self::Keytab => f.write_str("malformed keytab"),
+            Self::NoMatchingKey => f.write_str("no key decrypts the ticket"),
         }
     }
 }

@@ -132,6 +132,9 @@ pub fn pdu_json(r: &Record) -> Value {
         if let Some(d) = &c.decoded {
             m.insert("decoded".into(), d.clone());
         }
+        if let Some(d) = &c.dcom {
+            m.insert("dcom".into(), d.clone());
+        }
         if let Some(e) = &c.decode_error {
             m.insert("decode_error".into(), json!(e));
         }

@@ -77,7 +77,7 @@ pub enum Found {
     EpmPort,
     /// A port named with `-d`.
     UserPort,
-    /// A port that an endpoint mapper answer in the capture named.
+    /// A port that an endpoint mapper, activation or OXID resolver answer in the capture named.
     EpmAnswer,
     /// The stream starts with a well-formed header.
     Heuristic,
@@ -130,8 +130,10 @@ pub struct CallInfo {
     pub stub: Option<Bytes>,
     /// The verification trailer found at the end of a complete request stub ([MS-RPCE 2.2.2.13]).
     pub verification_trailer: Option<serde_json::Value>,
-    /// Decoded parameters of an interface we know (today: the endpoint mapper).
+    /// Decoded parameters of an interface we know (the endpoint mapper).
     pub decoded: Option<serde_json::Value>,
+    /// Decoded DCOM call ([MS-DCOM 2.2]): interface and method names, ORPCTHIS/ORPCTHAT and the parameters.
+    pub dcom: Option<serde_json::Value>,
     /// Why the stub could not be decoded as the interface says.
     pub decode_error: Option<String>,
 }

@@ -145,8 +145,8 @@ pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<
     // Contexts proposed by a bind or alter_context, by call id, until the ack arrives.
     let mut proposed: HashMap<u32, Vec<(u16, SyntaxId, Vec<SyntaxId>)>> = HashMap::new();
     let mut partial: HashMap<(Dir, u32), PartialCall> = HashMap::new();
-    // Request facts by call id, for the response: (context id, opnum).
-    let mut requests: HashMap<u32, (u16, u16)> = HashMap::new();
+    // Request facts by call id, for the response: (context id, opnum, object UUID).
+    let mut requests: HashMap<u32, (u16, u16, Option<uuid::Uuid>)> = HashMap::new();
 
     for rec in records.iter_mut() {
         security.observe(rec, keys);
@@ -179,15 +179,20 @@ pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<
         }
         let (ctx_id, opnum) = match &pdu.body {
             PduBody::Request(r) => (r.p_cont_id, Some(r.opnum)),
-            PduBody::Response(r) => (r.p_cont_id, requests.get(&call_id).map(|&(_, op)| op)),
-            PduBody::Fault(f) => (f.p_cont_id, requests.get(&call_id).map(|&(_, op)| op)),
+            PduBody::Response(r) => (r.p_cont_id, requests.get(&call_id).map(|&(_, op, _)| op)),
+            PduBody::Fault(f) => (f.p_cont_id, requests.get(&call_id).map(|&(_, op, _)| op)),
             _ => continue,
         };
-        if let PduBody::Request(_) = &pdu.body
+        if let PduBody::Request(q) = &pdu.body
             && let Some(op) = opnum
         {
-            requests.insert(call_id, (ctx_id, op));
+            requests.insert(call_id, (ctx_id, op, q.object));
         }
+        // [MS-DCOM 2.2.1]: the object UUID of an ORPC request is the IPID; a response inherits its request's.
+        let object = match &pdu.body {
+            PduBody::Request(q) => q.object,
+            _ => requests.get(&call_id).and_then(|&(_, _, o)| o),
+        };
         let ctx = contexts.get(&ctx_id).cloned().unwrap_or_default();
         let mut info = CallInfo { interface: ctx.interface, transfer_syntax: ctx.accepted, ..CallInfo::default() };
 
@@ -231,6 +236,23 @@ pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<
                             ports,
                         ) {
                             Some(Ok(v)) => info.decoded = Some(v),
+                            Some(Err(e)) => info.decode_error = Some(e),
+                            None => {}
+                        }
+                        let call = dcom_types::DcomCall {
+                            interface: iface.uuid,
+                            opnum: op,
+                            is_request,
+                            object,
+                            stub: &stub,
+                            ndr64: ctx.accepted == Some(SyntaxId::NDR64),
+                            drep: pdu.header.drep.0,
+                        };
+                        match dcom_types::decode_call(&call) {
+                            Some(Ok(d)) => {
+                                ports.extend(d.endpoints);
+                                info.dcom = Some(d.json);
+                            }
                             Some(Err(e)) => info.decode_error = Some(e),
                             None => {}
                         }

@@ -98,6 +98,11 @@ pub fn pdu_line(r: &Record) -> String {
         if let Some(summary) = c.decoded.as_ref().and_then(|d| d.get("summary")).and_then(|v| v.as_str()) {
             let _ = write!(s, " | {summary}");
         }
+        if let Some(d) = &c.dcom {
+            let iface = d.get("interface").and_then(|v| v.as_str()).unwrap_or("?");
+            let method = d.get("method").and_then(|v| v.as_str()).unwrap_or("?");
+            let _ = write!(s, " | dcom {iface}::{method}");
+        }
         if let Some(e) = &c.decode_error {
             let _ = write!(s, " | stub error: {e}");
         }

@@ -76,6 +76,31 @@ pub fn epm_decode(data: &[u8]) {
     }
 }
 
+/// OBJREF in all four forms ([MS-DCOM 2.2.18]): decode, re-encode, compare.
+pub fn dcom_objref(data: &[u8]) {
+    dcom_types::fuzzing::objref(data);
+}
+
+/// DUALSTRINGARRAY ([MS-DCOM 2.2.19]).
+pub fn dcom_dualstringarray(data: &[u8]) {
+    dcom_types::fuzzing::dualstringarray(data);
+}
+
+/// Activation property blobs ([MS-DCOM 2.2.22]), type-serialized.
+pub fn dcom_activation_blob(data: &[u8]) {
+    dcom_types::fuzzing::activation_blob(data);
+}
+
+/// ORPCTHIS ([MS-DCOM 2.2.13.1]).
+pub fn dcom_orpcthis(data: &[u8]) {
+    dcom_types::fuzzing::orpcthis(data);
+}
+
+/// ORPCTHAT ([MS-DCOM 2.2.13.2]).
+pub fn dcom_orpcthat(data: &[u8]) {
+    dcom_types::fuzzing::orpcthat(data);
+}
+
 /// An oracle: takes arbitrary bytes, panics only on a broken invariant.
 pub type Oracle = fn(&[u8]);
 
@@ -87,4 +112,9 @@ pub const TARGETS: &[(&str, Oracle)] = &[
     ("capture_decode", capture_decode),
     ("ndr_decode", ndr_decode),
     ("epm_decode", epm_decode),
+    ("dcom_objref", dcom_objref),
+    ("dcom_dualstringarray", dcom_dualstringarray),
+    ("dcom_activation_blob", dcom_activation_blob),
+    ("dcom_orpcthis", dcom_orpcthis),
+    ("dcom_orpcthat", dcom_orpcthat),
 ];

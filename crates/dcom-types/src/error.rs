@@ -8,8 +8,8 @@ use dcom_ndr::NdrError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DcomErrorKind {
-    /// The NDR engine refused the bytes (or the value).
-    Ndr(NdrError),
+    /// The NDR engine refused the bytes (or the value); boxed to keep the error small.
+    Ndr(Box<NdrError>),
     /// Fewer bytes than the structure needs.
     Truncated {
         /// Bytes needed from the offset.
@@ -66,7 +66,7 @@ impl DcomError {
     #[must_use]
     pub fn ndr(e: NdrError, context: &'static str) -> Self {
         let offset = e.offset();
-        Self { kind: DcomErrorKind::Ndr(e), offset, context }
+        Self { kind: DcomErrorKind::Ndr(Box::new(e)), offset, context }
     }
 
     /// Adds `base` to the offset (when a sub-buffer was decoded).
@@ -118,7 +118,7 @@ impl fmt::Display for DcomError {
 impl std::error::Error for DcomError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
-            DcomErrorKind::Ndr(e) => Some(e),
+            DcomErrorKind::Ndr(e) => Some(&**e),
             _ => None,
         }
     }
