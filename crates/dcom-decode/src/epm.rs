@@ -57,6 +57,14 @@ fn floor_json(f: &dcom_epm::Floor) -> Value {
     v
 }
 
+fn entry_json(e: &dcom_epm::EptEntry) -> Value {
+    json!({
+        "object": e.object.to_string(),
+        "tower": e.tower.as_ref().map_or(Value::Null, tower_json),
+        "annotation": e.annotation_text(),
+    })
+}
+
 fn tower_endpoint(t: &Twr) -> Option<(Option<IpAddr>, u16)> {
     let tower: Tower = t.tower().ok()?;
     let port = tower.tcp_port()?;
@@ -125,29 +133,17 @@ pub(crate) fn decode(
             "entry_handle": handle(&l.entry_handle),
             "num_ents": l.num_ents,
             "max_count": l.entries.max_count,
-            "entries": l.entries.items.iter().map(|e| json!({
-                "object": e.object.to_string(),
-                "tower": e.tower.as_ref().map_or(Value::Null, tower_json),
-                "annotation": e.annotation_text(),
-            })).collect::<Vec<_>>(),
+            "entries": l.entries.items.iter().map(entry_json).collect::<Vec<_>>(),
             "status": l.status,
         }),
         EpmCall::InsertIn(i) => json!({
             "num_ents": i.num_ents,
-            "entries": i.entries.iter().map(|e| json!({
-                "object": e.object.to_string(),
-                "tower": e.tower.as_ref().map_or(Value::Null, tower_json),
-                "annotation": e.annotation_text(),
-            })).collect::<Vec<_>>(),
+            "entries": i.entries.iter().map(entry_json).collect::<Vec<_>>(),
             "replace": i.replace,
         }),
         EpmCall::DeleteIn(i) => json!({
             "num_ents": i.num_ents,
-            "entries": i.entries.iter().map(|e| json!({
-                "object": e.object.to_string(),
-                "tower": e.tower.as_ref().map_or(Value::Null, tower_json),
-                "annotation": e.annotation_text(),
-            })).collect::<Vec<_>>(),
+            "entries": i.entries.iter().map(entry_json).collect::<Vec<_>>(),
         }),
         EpmCall::LookupHandleFreeIn(h) => json!({ "entry_handle": handle(&h.entry_handle) }),
         EpmCall::LookupHandleFreeOut(h) => json!({ "entry_handle": handle(&h.entry_handle), "status": h.status }),
