@@ -126,7 +126,9 @@ fn check_lints() -> Result<()> {
 }
 
 fn check_tests() -> Result<()> {
-    cmd("cargo", &["test", "--workspace", "--locked"])
+    cmd("cargo", &["test", "--workspace", "--locked", "--exclude", "proto-tests"])?;
+    // The interoperability tests print what they compared (PDUs, fields, peers): show it.
+    cmd("cargo", &["test", "-p", "proto-tests", "--locked", "--", "--nocapture", "--test-threads=1"])
 }
 
 fn check_deps() -> Result<()> {

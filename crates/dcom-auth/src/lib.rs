@@ -3,6 +3,7 @@
 mod context;
 mod error;
 mod identity;
+pub mod kerberos;
 pub mod none;
 pub mod ntlm;
 mod protection;

@@ -46,11 +46,6 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    /// Peeks the next tag.
-    pub(crate) fn peek_tag(&self) -> Option<u8> {
-        self.input.get(self.pos).copied()
-    }
-
     /// Reads the next TLV.
     pub(crate) fn read(&mut self) -> Result<Tlv<'a>> {
         let start = self.pos;
@@ -112,7 +107,6 @@ impl<'a> Reader<'a> {
 
 /// DER tags used by GSS-API and SPNEGO.
 pub(crate) mod tag {
-    pub(crate) const INTEGER: u8 = 0x02;
     pub(crate) const BIT_STRING: u8 = 0x03;
     pub(crate) const OCTET_STRING: u8 = 0x04;
     pub(crate) const OID: u8 = 0x06;

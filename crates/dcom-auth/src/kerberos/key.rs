@@ -83,7 +83,7 @@ impl KerberosKey {
     /// A key from hex digits (whitespace ignored).
     pub fn from_hex(enctype: EncType, hex: &str) -> Result<Self> {
         let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             return Err(AuthError::new(AuthErrorKind::InvalidKey, "kerberos key hex").with_detail("odd digit count"));
         }
         let mut out = Vec::with_capacity(digits.len() / 2);

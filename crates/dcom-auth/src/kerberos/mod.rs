@@ -14,5 +14,6 @@ pub mod spnego;
 mod wrap;
 
 pub use key::{EncType, KerberosKey};
+pub use mic::Sender;
 pub use passive::{KerberosCaptureKeys, TicketInfo};
-pub use wrap::{KerberosProtector, Sender};
+pub use wrap::{DCE_EC, DCE_RRC, KerberosProtector, MAX_TOKEN, WRAP_TOK_ID, WRAP_TOKEN_LEN};
