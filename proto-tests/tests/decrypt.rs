@@ -8,6 +8,7 @@ fn ntlm_keys(password: &str) -> Keys {
         nt_hash: Some(dcom_auth::ntlm::NtHash::from_password(password)),
         user: Some("Administrator".into()),
         domain: Some("DOMAIN".into()),
+        kerberos: Vec::new(),
     }
 }
 
@@ -49,4 +50,32 @@ fn ntlm_capture_with_a_wrong_password_opens_nothing() {
         assert!(note.contains("did not verify"), "frame {}: {note}", r.frame);
         assert!(r.clear_stub.is_none());
     }
+}
+
+#[test]
+fn kerberos_privacy_capture_verifies_and_decrypts_with_the_published_service_key() {
+    use dcom_auth::kerberos::{EncType, KerberosKey};
+    let key = KerberosKey::from_hex(
+        EncType::AES256_CTS_HMAC_SHA1_96,
+        "85abb9b61dc2fa49d4cc04317bbd108f8f79df28239155ed7b144c5d2ebcf016",
+    )
+    .expect("key");
+    let opts = Options { keys: Keys { kerberos: vec![key], ..Keys::default() }, ..Options::default() };
+    let path = proto_tests::captures_dir().join("dcerpc_privacy_krb.pcapng.gz");
+    let report = decode_capture(&std::fs::read(&path).expect("capture"), &opts).expect("decodes");
+    let mut protected = 0;
+    let mut first_request_vt = None;
+    for r in &report.records {
+        let j = pdu_json(r);
+        if let Some(v) = j.get("verified") {
+            assert_eq!(v, &serde_json::json!(true), "frame {}: {:?}", r.frame, r.verify_note);
+            protected += 1;
+            if j["ptype"] == 0 && first_request_vt.is_none() {
+                first_request_vt = Some(j["verification_trailer"]["commands"][0]["command"].clone());
+            }
+        }
+    }
+    eprintln!("{protected} Kerberos-protected PDUs verified and opened");
+    assert_eq!(protected, 12, "6 sealed requests and 6 sealed responses");
+    assert_eq!(first_request_vt, Some(serde_json::json!("pcontext")));
 }

@@ -43,6 +43,8 @@ pub struct Keys {
     pub user: Option<String>,
     /// NTLM: only for this domain (`--domain`); any domain when `None`.
     pub domain: Option<String>,
+    /// Kerberos: service keys (from `--keytab` and `--key`) to decrypt tickets with.
+    pub kerberos: Vec<dcom_auth::kerberos::KerberosKey>,
 }
 
 impl Default for Options {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use dcom_auth::kerberos::KerberosCaptureKeys;
 use dcom_auth::ntlm::NtlmCaptureKeys;
 use dcom_auth::{Protection, ProtectionConfig};
 use dcom_pdu::{AuthLevel, AuthType, PduBody, PfcFlags};
@@ -60,6 +61,7 @@ impl Security {
                     ctx.server_header_sign = pdu.header.pfc_flags.contains(PfcFlags::SUPPORT_HEADER_SIGN);
                 }
                 ctx.tokens.push((Dir::S2c, auth.auth_value.clone()));
+                ctx.try_open(keys);
             }
             PduBody::Request(_) | PduBody::Response(_) | PduBody::Fault(_) => {
                 // [MS-RPCE 3.3.1.5.2]: per-PDU protection exists from PKT_INTEGRITY up (CONNECT has none; CALL
@@ -95,13 +97,30 @@ impl Security {
 }
 
 impl AuthContext {
+    fn config(&self, auth_type: AuthType, level: AuthLevel) -> ProtectionConfig {
+        ProtectionConfig {
+            auth_type,
+            level,
+            context_id: self.context_id,
+            // [MS-RPCE 3.3.1.5.2.2]: header signing is in force when both sides set PFC_SUPPORT_HEADER_SIGN.
+            header_sign: self.client_header_sign && self.server_header_sign,
+        }
+    }
+
     fn try_open(&mut self, keys: &Keys) {
-        if self.opened.is_some() || self.tokens.len() < 3 {
+        if self.opened.is_some() {
             return;
         }
         let (Some(auth_type), Some(level)) = (self.auth_type, self.level) else { return };
+        if auth_type == AuthType::KERBEROS || auth_type == AuthType::SPNEGO {
+            self.try_open_kerberos(keys, auth_type, level);
+            return;
+        }
         if auth_type != AuthType::WINNT {
             self.note = Some(format!("decrypting {} is not supported yet", auth_type.name()));
+            return;
+        }
+        if self.tokens.len() < 3 {
             return;
         }
         let Some(nt) = &keys.nt_hash else {
@@ -128,14 +147,41 @@ impl AuthContext {
             self.note = Some(format!("the connection authenticated {}\\{}, not the account given", v.domain, v.user));
             return;
         }
-        let config = ProtectionConfig {
-            auth_type,
-            level,
-            context_id: self.context_id,
-            // [MS-RPCE 3.3.1.5.2.2]: header signing is in force when both sides set PFC_SUPPORT_HEADER_SIGN.
-            header_sign: self.client_header_sign && self.server_header_sign,
-        };
+        let config = self.config(auth_type, level);
         match (keys_for.client_to_server(config), keys_for.server_to_client(config)) {
+            (Ok(c2s), Ok(s2c)) => self.opened = Some((c2s, s2c)),
+            (Err(e), _) | (_, Err(e)) => self.note = Some(e.to_string()),
+        }
+    }
+
+    /// Kerberos (16, DCE style: AP-REQ, AP-REP, AP-REP) or SPNEGO (9) carrying Kerberos, whose final legs carry
+    /// the mechListMICs ([MS-KILE 3.4.5], [RFC 4178 5]).
+    fn try_open_kerberos(&mut self, keys: &Keys, auth_type: AuthType, level: AuthLevel) {
+        let spnego = auth_type == AuthType::SPNEGO;
+        // SPNEGO waits for its final legs (alter_context and alter_context_resp) to check the mechListMICs.
+        let needed = if spnego { 4 } else { 2 };
+        if self.tokens.len() < needed {
+            return;
+        }
+        if keys.kerberos.is_empty() {
+            self.note = Some("no kerberos service key given".into());
+            return;
+        }
+        let token = |i: usize| self.tokens.get(i).map(|(_, t)| t.as_ref());
+        let (Some(ap_req), Some(ap_rep)) = (token(0), token(1)) else { return };
+        let mut derived = match KerberosCaptureKeys::derive_with_keys(ap_req, ap_rep, keys.kerberos.iter()) {
+            Ok(k) => k,
+            Err(e) => {
+                self.note = Some(format!("kerberos handshake did not open with the keys given: {e}"));
+                return;
+            }
+        };
+        if spnego && let Err(e) = derived.finish_spnego(token(2), token(3)) {
+            self.note = Some(format!("spnego mechListMIC did not verify: {e}"));
+            return;
+        }
+        let config = self.config(auth_type, level);
+        match (derived.client_to_server(config), derived.server_to_client(config)) {
             (Ok(c2s), Ok(s2c)) => self.opened = Some((c2s, s2c)),
             (Err(e), _) | (_, Err(e)) => self.note = Some(e.to_string()),
         }

@@ -55,6 +55,12 @@ struct DecodeArgs {
     /// NTLM: the account's NT hash (32 hex digits) instead of a password.
     #[arg(long, value_name = "HEX", conflicts_with_all = ["password", "password_file"])]
     nt_hash: Option<String>,
+    /// Kerberos: an MIT keytab with the service's keys (repeatable).
+    #[arg(long, value_name = "FILE")]
+    keytab: Vec<PathBuf>,
+    /// Kerberos: a service key as ETYPE:HEX, ETYPE its MIT name (`aes256-cts-hmac-sha1-96`) or number (repeatable).
+    #[arg(long, value_name = "ETYPE:HEX")]
+    key: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -83,6 +89,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The service keys of `--keytab` and `--key`.
+fn kerberos_keys(args: &DecodeArgs) -> Result<Vec<dcom_auth::kerberos::KerberosKey>> {
+    use dcom_auth::kerberos::{EncType, KerberosKey, keytab::Keytab};
+    let mut keys = Vec::new();
+    for path in &args.keytab {
+        let kt = Keytab::load(path).with_context(|| format!("cannot read keytab {}", path.display()))?;
+        keys.extend(kt.keys().cloned());
+    }
+    for spec in &args.key {
+        let (etype, hex) = spec.split_once(':').context("--key takes ETYPE:HEX")?;
+        let known = [EncType::AES256_CTS_HMAC_SHA1_96, EncType::AES128_CTS_HMAC_SHA1_96, EncType::RC4_HMAC];
+        let enctype = match etype.parse::<i32>() {
+            Ok(n) => EncType(n),
+            Err(_) => known
+                .into_iter()
+                .find(|e| e.name().is_some_and(|n| n.eq_ignore_ascii_case(etype)))
+                .with_context(|| format!("unknown encryption type {etype}"))?,
+        };
+        keys.push(KerberosKey::from_hex(enctype, hex).with_context(|| format!("bad key for {etype}"))?);
+    }
+    Ok(keys)
+}
+
 fn decode(args: &DecodeArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let password = match (&args.password, &args.password_file) {
@@ -101,7 +130,12 @@ fn decode(args: &DecodeArgs) -> Result<ExitCode> {
     let opts = dcom_decode::Options {
         ports: args.ports.clone(),
         heuristics: !args.no_heuristics,
-        keys: dcom_decode::Keys { nt_hash, user: args.user.clone(), domain: args.domain.clone() },
+        keys: dcom_decode::Keys {
+            nt_hash,
+            user: args.user.clone(),
+            domain: args.domain.clone(),
+            kerberos: kerberos_keys(args)?,
+        },
         ..dcom_decode::Options::default()
     };
     let report =
