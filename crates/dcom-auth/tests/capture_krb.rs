@@ -1,50 +1,21 @@
 //! Real Windows ciphertext: every sealed PDU of `dcerpc_privacy_krb.pcapng.gz` (SPNEGO + Kerberos, DCE style,
 //! PKT_PRIVACY, AES256) unwraps and verifies with the published service key.
 
-#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers outside #[test] functions fail loudly")]
+#![expect(clippy::unwrap_used, reason = "test helpers outside #[test] functions fail loudly")]
 
-use std::io::Read;
+mod common;
+
+use common::{VT_SIGNATURE, auth_value, frames, load};
 
 use dcom_auth::kerberos::keytab::Keytab;
 use dcom_auth::kerberos::{EncType, KerberosCaptureKeys, KerberosKey};
 use dcom_auth::{AuthErrorKind, ProtectionConfig};
 use dcom_capture::{Capture, Limits};
-use dcom_pdu::{AuthLevel, AuthType, Header, PacketType, Pdu, PfcFlags, peek_header};
+use dcom_pdu::{AuthLevel, AuthType, Header, PacketType, Pdu, PfcFlags};
 use sha2::{Digest, Sha256};
 
 const CAPTURE: &str = "../../../shared/captures/dcerpc_privacy_krb.pcapng.gz";
 const SERVICE_KEY: &str = "85abb9b61dc2fa49d4cc04317bbd108f8f79df28239155ed7b144c5d2ebcf016";
-const VT_SIGNATURE: [u8; 8] = [0x8a, 0xe3, 0x13, 0x71, 0x02, 0xf4, 0x36, 0x71];
-
-fn load() -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CAPTURE);
-    let gz = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut out).unwrap();
-    out
-}
-
-fn frames(flow: &dcom_capture::Flow) -> Vec<Vec<u8>> {
-    let mut bytes = Vec::new();
-    for seg in &flow.segments {
-        assert_eq!(usize::try_from(seg.start).unwrap(), bytes.len(), "gap in flow");
-        bytes.extend_from_slice(&seg.data);
-    }
-    let mut out = Vec::new();
-    let mut off = 0;
-    while let Some(h) = peek_header(&bytes[off..]).unwrap() {
-        let end = off + usize::from(h.frag_len);
-        out.push(bytes[off..end].to_vec());
-        off = end;
-    }
-    assert_eq!(off, bytes.len());
-    out
-}
-
-fn auth_value(frame: &[u8]) -> Vec<u8> {
-    let pdu = Pdu::decode(bytes::Bytes::copy_from_slice(frame)).unwrap();
-    pdu.auth.expect("handshake pdu carries a verifier").auth_value.to_vec()
-}
 
 fn ptype(f: &[u8]) -> PacketType {
     Header::decode(f).unwrap().ptype
@@ -65,7 +36,7 @@ struct Conn {
 }
 
 fn connection() -> Conn {
-    let cap = Capture::parse(&load(), &Limits::default()).unwrap();
+    let cap = Capture::parse(&load(CAPTURE), &Limits::default()).unwrap();
     let streams = cap.reassemble().streams;
     let s = streams.iter().find(|s| s.server.port() == 49667).expect("drsuapi stream");
     let c2s = frames(&s.c2s);

@@ -1,50 +1,21 @@
 //! Real Windows ciphertext: every protected PDU of `dcerpc_privacy_ntlm.pcapng.gz` verifies and decrypts with
 //! the published credentials (DOMAIN\Administrator, Password123!).
 
-#![expect(clippy::unwrap_used, clippy::panic, reason = "test helpers outside #[test] functions fail loudly")]
+#![expect(clippy::unwrap_used, reason = "test helpers outside #[test] functions fail loudly")]
 
+mod common;
+
+use common::{VT_SIGNATURE, auth_value, frames, load};
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use dcom_auth::ntlm::{NtHash, NtlmCaptureKeys};
 use dcom_auth::{AuthErrorKind, ProtectionConfig};
 use dcom_capture::{Capture, Limits};
-use dcom_pdu::{AuthLevel, AuthType, Header, PacketType, Pdu, PfcFlags, peek_header};
+use dcom_pdu::{AuthLevel, AuthType, Header, PacketType, Pdu, PfcFlags};
 use sha2::{Digest, Sha256};
 
 const CAPTURE: &str = "../../../shared/captures/dcerpc_privacy_ntlm.pcapng.gz";
 const BIG_SHA256: &str = "c0b5de1c305c02041c7f05ccded701a57b9137b4ffc7a4d189cd1c51a1273321";
-const VT_SIGNATURE: [u8; 8] = [0x8a, 0xe3, 0x13, 0x71, 0x02, 0xf4, 0x36, 0x71];
-
-fn load() -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CAPTURE);
-    let gz = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut out).unwrap();
-    out
-}
-
-fn frames(flow: &dcom_capture::Flow) -> Vec<Vec<u8>> {
-    let mut bytes = Vec::new();
-    for seg in &flow.segments {
-        assert_eq!(usize::try_from(seg.start).unwrap(), bytes.len(), "gap in flow");
-        bytes.extend_from_slice(&seg.data);
-    }
-    let mut out = Vec::new();
-    let mut off = 0;
-    while let Some(h) = peek_header(&bytes[off..]).unwrap() {
-        let end = off + usize::from(h.frag_len);
-        out.push(bytes[off..end].to_vec());
-        off = end;
-    }
-    assert_eq!(off, bytes.len());
-    out
-}
-
-fn auth_value(frame: &[u8]) -> Vec<u8> {
-    let pdu = Pdu::decode(bytes::Bytes::copy_from_slice(frame)).unwrap();
-    pdu.auth.expect("handshake pdu carries a verifier").auth_value.to_vec()
-}
 
 struct Conn {
     c2s: Vec<Vec<u8>>,
@@ -54,7 +25,7 @@ struct Conn {
 }
 
 fn ntlm_connection(nt: &NtHash) -> Result<Conn, dcom_auth::AuthError> {
-    let cap = Capture::parse(&load(), &Limits::default()).unwrap();
+    let cap = Capture::parse(&load(CAPTURE), &Limits::default()).unwrap();
     let streams = cap.reassemble().streams;
     let s = streams.iter().find(|s| s.server.port() == 49679).expect("svcctl stream");
     let c2s = frames(&s.c2s);
