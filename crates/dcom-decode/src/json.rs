@@ -1,8 +1,5 @@
 //! JSON rendering of records.
 
-use std::collections::BTreeSet;
-use std::net::IpAddr;
-
 use bytes::Bytes;
 use dcom_pdu::{
     AuthVerifier, ByteOrder, ContextList, Header, PduBody, ResultList, SyntaxId, VerificationTrailer, VtCommand,
@@ -142,7 +139,7 @@ pub fn pdu_json(r: &Record) -> Value {
     if let Some(pdu) = &r.pdu
         && let Some(a) = &pdu.auth
         && stub_of_pdu(&pdu.body)
-        && (a.trailer.auth_level.0 >= dcom_pdu::AuthLevel::PKT.0 || a.trailer.auth_level == dcom_pdu::AuthLevel::CALL)
+        && a.trailer.auth_level.0 >= dcom_pdu::AuthLevel::CALL.0
     {
         m.insert("verified".into(), r.verified.map_or(Value::Null, |v| json!(v)));
         if let Some(n) = &r.verify_note {
@@ -254,21 +251,4 @@ pub(crate) fn verification_trailer(stub: &Bytes, order: ByteOrder) -> Option<Val
         Ok(None) => None,
         Err(e) => Some(json!({ "error": e.to_string() })),
     }
-}
-
-/// Decodes the stub of a known interface. `None` when the interface is not one we know.
-pub(crate) fn decode_interface(
-    interface: SyntaxId,
-    transfer: Option<SyntaxId>,
-    opnum: u16,
-    is_request: bool,
-    stub: &[u8],
-    drep: [u8; 4],
-    ports: &mut BTreeSet<(Option<IpAddr>, u16)>,
-) -> Option<Result<Value, String>> {
-    if interface.uuid == dcom_epm::EPM_INTERFACE.0 {
-        let ndr64 = transfer.is_some_and(|t| t == SyntaxId::NDR64);
-        return Some(crate::epm::decode(opnum, is_request, stub, ndr64, drep, ports));
-    }
-    None
 }

@@ -46,9 +46,8 @@ impl Security {
             .or_insert_with(|| AuthContext { context_id: t.auth_context_id, ..AuthContext::default() });
         match &pdu.body {
             PduBody::Bind(_) | PduBody::AlterContext(_) | PduBody::Auth3(_) => {
-                if matches!(pdu.body, PduBody::Bind(_) | PduBody::AlterContext(_))
-                    && ctx.tokens.iter().all(|(d, _)| *d == Dir::S2c)
-                {
+                // The client's first leg says whether it proposes header signing.
+                if ctx.tokens.is_empty() {
                     ctx.client_header_sign = pdu.header.pfc_flags.contains(PfcFlags::SUPPORT_HEADER_SIGN);
                 }
                 ctx.auth_type = Some(t.auth_type);
@@ -64,12 +63,9 @@ impl Security {
                 ctx.try_open(keys);
             }
             PduBody::Request(_) | PduBody::Response(_) | PduBody::Fault(_) => {
-                // [MS-RPCE 3.3.1.5.2]: per-PDU protection exists from PKT_INTEGRITY up (CONNECT has none; CALL
-                // and PKT are treated as PKT_INTEGRITY by connection-oriented RPC).
-                if t.auth_level.0 < AuthLevel::PKT_INTEGRITY.0
-                    && t.auth_level != AuthLevel::CALL
-                    && t.auth_level != AuthLevel::PKT
-                {
+                // [MS-RPCE 3.3.1.5.2]: CONNECT has no per-PDU protection; connection-oriented RPC treats CALL and
+                // PKT as PKT_INTEGRITY, so every level from CALL up is checked.
+                if t.auth_level.0 < AuthLevel::CALL.0 {
                     return;
                 }
                 let Some((c2s, s2c)) = ctx.opened.as_mut() else {

@@ -125,7 +125,6 @@ fn frame_flow(conv: &Conversation<'_>, dir: Dir, flow: &Flow, out: &mut Vec<Reco
 #[derive(Debug, Clone, Default)]
 struct Context {
     interface: Option<SyntaxId>,
-    offered: Vec<SyntaxId>,
     accepted: Option<SyntaxId>,
 }
 
@@ -143,7 +142,7 @@ pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<
     let mut security = crate::security::Security::default();
     let mut contexts: HashMap<u16, Context> = HashMap::new();
     // Contexts proposed by a bind or alter_context, by call id, until the ack arrives.
-    let mut proposed: HashMap<u32, Vec<(u16, SyntaxId, Vec<SyntaxId>)>> = HashMap::new();
+    let mut proposed: HashMap<u32, Vec<(u16, SyntaxId)>> = HashMap::new();
     let mut partial: HashMap<(Dir, u32), PartialCall> = HashMap::new();
     // Request facts by call id, for the response: (context id, opnum, object UUID).
     let mut requests: HashMap<u32, (u16, u16, Option<uuid::Uuid>)> = HashMap::new();
@@ -154,20 +153,14 @@ pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<
         let call_id = pdu.header.call_id;
         match &pdu.body {
             PduBody::Bind(b) | PduBody::AlterContext(b) => {
-                let list = b
-                    .contexts
-                    .elems
-                    .iter()
-                    .map(|e| (e.p_cont_id, e.abstract_syntax, e.transfer_syntaxes.clone()))
-                    .collect();
+                let list = b.contexts.elems.iter().map(|e| (e.p_cont_id, e.abstract_syntax)).collect();
                 proposed.insert(call_id, list);
             }
             PduBody::BindAck(a) | PduBody::AlterContextResp(a) => {
                 if let Some(list) = proposed.remove(&call_id) {
-                    for ((ctx_id, interface, offered), result) in list.into_iter().zip(&a.results.results) {
+                    for ((ctx_id, interface), result) in list.into_iter().zip(&a.results.results) {
                         let entry = contexts.entry(ctx_id).or_default();
                         entry.interface = Some(interface);
-                        entry.offered = offered;
                         if result.result.0 == 0 {
                             entry.accepted = Some(result.transfer_syntax);
                         }
@@ -223,30 +216,26 @@ pub(crate) fn follow_calls(records: &mut [Record], ports: &mut BTreeSet<(Option<
                 if let PduBody::Request(_) = &pdu.body {
                     info.verification_trailer = crate::json::verification_trailer(&stub, pdu.header.byte_order());
                 }
-                if let (Some(iface), Some(op)) = (ctx.interface, opnum) {
+                if let (Some(iface), Some(op)) = (ctx.interface, opnum)
+                    && !matches!(pdu.body, PduBody::Fault(_))
+                {
                     let is_request = matches!(pdu.body, PduBody::Request(_));
-                    if !matches!(pdu.body, PduBody::Fault(_)) {
-                        match crate::json::decode_interface(
-                            iface,
-                            ctx.accepted,
-                            op,
-                            is_request,
-                            &stub,
-                            pdu.header.drep.0,
-                            ports,
-                        ) {
-                            Some(Ok(v)) => info.decoded = Some(v),
-                            Some(Err(e)) => info.decode_error = Some(e),
-                            None => {}
+                    let ndr64 = ctx.accepted == Some(SyntaxId::NDR64);
+                    let drep = pdu.header.drep.0;
+                    if iface.uuid == dcom_epm::EPM_INTERFACE.0 {
+                        match crate::epm::decode(op, is_request, &stub, ndr64, drep, ports) {
+                            Ok(v) => info.decoded = Some(v),
+                            Err(e) => info.decode_error = Some(e),
                         }
+                    } else {
                         let call = dcom_types::DcomCall {
                             interface: iface.uuid,
                             opnum: op,
                             is_request,
                             object,
                             stub: &stub,
-                            ndr64: ctx.accepted == Some(SyntaxId::NDR64),
-                            drep: pdu.header.drep.0,
+                            ndr64,
+                            drep,
                         };
                         match dcom_types::decode_call(&call) {
                             Some(Ok(d)) => {

@@ -377,20 +377,19 @@ impl EpmCall {
 
     /// Encodes the parameters as a stub, numbering pointers with `ids` first (a decoded stub's numbering).
     pub fn encode_with_ids(&self, ctx: dcom_ndr::NdrContext, ids: &[u64]) -> Result<Vec<u8>, EpmError> {
-        let encode = |v: &dyn Fn(&[u64]) -> dcom_ndr::Result<Vec<u8>>| v(ids);
         Ok(match self {
-            Self::InsertIn(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
-            Self::DeleteIn(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
-            Self::LookupIn(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
-            Self::LookupOut(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
-            Self::MapIn(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
-            Self::MapOut(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
-            Self::LookupHandleFreeIn(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
-            Self::LookupHandleFreeOut(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
+            Self::InsertIn(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
+            Self::DeleteIn(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
+            Self::LookupIn(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
+            Self::LookupOut(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
+            Self::MapIn(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
+            Self::MapOut(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
+            Self::LookupHandleFreeIn(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
+            Self::LookupHandleFreeOut(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
             Self::InqObjectIn => Vec::new(),
-            Self::InqObjectOut(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
-            Self::MgmtDeleteIn(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
-            Self::StatusOut(v) => encode(&|ids| dcom_ndr::encode_with_ids(v, ctx, ids))?,
+            Self::InqObjectOut(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
+            Self::MgmtDeleteIn(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
+            Self::StatusOut(v) => dcom_ndr::encode_with_ids(v, ctx, ids)?,
         })
     }
 
