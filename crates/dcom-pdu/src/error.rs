@@ -35,6 +35,13 @@ pub enum PduErrorKind {
         /// `frag_length` as received.
         frag_len: u16,
     },
+    /// `frag_length` exceeds the negotiated fragment size (C706 12.6.3.1: max_recv_frag).
+    FragLenTooLarge {
+        /// `frag_length` as received.
+        frag_len: u16,
+        /// The largest fragment accepted.
+        max: usize,
+    },
     /// The frame handed to the decoder is not exactly `frag_length` bytes long.
     FragLenMismatch {
         /// `frag_length` as received.
@@ -184,6 +191,9 @@ impl fmt::Display for PduErrorKind {
             Self::UnsupportedVersion { major, minor } => write!(f, "unsupported rpc version {major}.{minor}"),
             Self::InvalidDataRep { drep0 } => write!(f, "invalid integer representation in drep[0] {drep0:#04x}"),
             Self::FragLenTooSmall { frag_len } => write!(f, "frag_length {frag_len} is smaller than the header"),
+            Self::FragLenTooLarge { frag_len, max } => {
+                write!(f, "frag_length {frag_len} exceeds the negotiated fragment size {max}")
+            }
             Self::FragLenMismatch { frag_len, actual } => {
                 write!(f, "frag_length {frag_len} differs from the frame length {actual}")
             }
