@@ -1,5 +1,6 @@
 //! Our client association against our server association, in memory, for every level the built-in providers
 //! have, with fragmentation, concurrency, several security contexts and the failure paths.
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test helpers outside #[test] functions fail loudly")]
 
 use std::sync::Arc;
 
@@ -104,10 +105,11 @@ impl Pair {
                 }
             }
             let s2c = self.server.take_output();
-            if !s2c.is_empty() && self.client_closed.is_none() {
-                if let Err(e) = self.client.receive(&s2c) {
-                    self.client_closed = Some(e);
-                }
+            if !s2c.is_empty()
+                && self.client_closed.is_none()
+                && let Err(e) = self.client.receive(&s2c)
+            {
+                self.client_closed = Some(e);
             }
             while let Some(ev) = self.client.poll_event() {
                 events.push(ev);
@@ -138,7 +140,13 @@ impl Pair {
             .expect("a bound event")
     }
 
-    fn call(&mut self, ctx: PresentationContext, sec: Option<u32>, opnum: u16, stub: &[u8]) -> Result<Bytes, CallError> {
+    fn call(
+        &mut self,
+        ctx: PresentationContext,
+        sec: Option<u32>,
+        opnum: u16,
+        stub: &[u8],
+    ) -> Result<Bytes, CallError> {
         let id = self.client.request(ctx, sec, opnum, None, Bytes::copy_from_slice(stub))?;
         let events = self.pump();
         events
@@ -256,7 +264,7 @@ fn many_calls_in_flight_answered_in_reverse_order() {
     for e in events {
         if let ClientEvent::Response { call_id, result } = e {
             let idx = ids.iter().position(|i| *i == call_id).unwrap();
-            assert_eq!(&result.unwrap()[..], &(idx as u32).to_le_bytes());
+            assert_eq!(&result.unwrap()[..], &u32::try_from(idx).unwrap().to_le_bytes());
             got += 1;
         }
     }
@@ -276,7 +284,10 @@ fn second_security_context_with_alter_context() {
     assert_eq!(&p.call(secure, Some(2), 0, b"two!").unwrap()[..], b"two!");
     assert_eq!(p.calls_seen.last().unwrap().security.level, AuthLevel::PKT_PRIVACY);
     // Context 1 is integrity: SECURE refuses it.
-    assert!(matches!(p.call(secure, Some(1), 0, b"x"), Err(CallError::Fault { status: Status::RPC_S_ACCESS_DENIED, .. })));
+    assert!(matches!(
+        p.call(secure, Some(1), 0, b"x"),
+        Err(CallError::Fault { status: Status::RPC_S_ACCESS_DENIED, .. })
+    ));
 }
 
 #[test]
@@ -307,7 +318,15 @@ fn in_flight_limit_gives_server_too_busy_and_keeps_the_connection() {
     let events = p.pump();
     let busy = events
         .iter()
-        .filter(|e| matches!(e, ClientEvent::Response { result: Err(CallError::Fault { status: Status::RPC_S_SERVER_TOO_BUSY, .. }), .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                ClientEvent::Response {
+                    result: Err(CallError::Fault { status: Status::RPC_S_SERVER_TOO_BUSY, .. }),
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(busy, 1);
     assert!(p.server_closed.is_none());
@@ -322,7 +341,11 @@ fn cancel_resolves_the_call_at_once() {
     p.pump();
     p.client.cancel(id);
     let events = p.pump();
-    assert!(events.iter().any(|e| matches!(e, ClientEvent::Response { call_id, result: Err(CallError::Cancelled) } if *call_id == id)));
+    assert!(
+        events.iter().any(
+            |e| matches!(e, ClientEvent::Response { call_id, result: Err(CallError::Cancelled) } if *call_id == id)
+        )
+    );
     // The late answer is dropped without error.
     let call = p.calls_seen[0].clone();
     p.server.respond(call.call_id, CallOutcome::Response(Bytes::from_static(b"late"))).unwrap();
