@@ -1,4 +1,5 @@
 //! Our tokio client against our tokio server over loopback TCP.
+#![expect(clippy::unwrap_used, reason = "test helpers outside #[test] functions fail loudly")]
 
 use std::sync::Arc;
 use std::time::Duration;
