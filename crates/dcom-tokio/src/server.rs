@@ -141,6 +141,7 @@ pub struct ServerBuilder {
     limits: Limits,
     registry: Registry,
     group_seed: u32,
+    stats: Arc<Stats>,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -173,6 +174,7 @@ impl ServerBuilder {
             limits: Limits::default(),
             registry: Registry { interfaces: Vec::new(), providers: HashMap::new() },
             group_seed: seed,
+            stats: Arc::new(Stats::default()),
         }
     }
 
@@ -216,6 +218,12 @@ impl ServerBuilder {
         self
     }
 
+    /// The counters the server will keep (for mgmt inq_stats).
+    #[must_use]
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
     /// The interfaces registered so far.
     #[must_use]
     pub fn interfaces(&self) -> Vec<SyntaxId> {
@@ -236,7 +244,7 @@ impl ServerBuilder {
             limits: self.limits,
             calls: Arc::new(Semaphore::new(0)),
             connections: AtomicUsize::new(0),
-            stats: Stats::default(),
+            stats: self.stats,
         });
         shared.calls.add_permits(shared.limits.max_calls);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -246,7 +254,7 @@ impl ServerBuilder {
     }
 }
 
-/// Counters (mgmt inq_stats, MS-RPCE 2.2.1.2?/C706 mgmt: calls in, calls out, packets in, packets out).
+/// Counters reported by mgmt inq_stats (C706 appendix Q: calls in, calls out, packets in, packets out).
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Calls received.
@@ -266,7 +274,7 @@ struct Shared {
     limits: Limits,
     calls: Arc<Semaphore>,
     connections: AtomicUsize,
-    stats: Stats,
+    stats: Arc<Stats>,
 }
 
 /// A running server.

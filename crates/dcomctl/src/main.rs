@@ -21,7 +21,15 @@ struct Cli {
 enum Command {
     /// Decode every DCE/RPC PDU in a pcap or pcapng capture (gzip-compressed too).
     Decode(DecodeArgs),
+    /// Serve mgmt, the endpoint mapper and rpcecho over ncacn_ip_tcp.
+    Serve(serve::ServeArgs),
+    /// Start a server in this process on loopback and call it with every provider that needs no outside
+    /// service, at every level, showing what the server saw.
+    Demo(demo::DemoArgs),
 }
+
+mod demo;
+mod serve;
 
 #[derive(Debug, clap::Args)]
 struct DecodeArgs {
@@ -86,6 +94,8 @@ fn init_tracing(filter: Option<&str>) {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Decode(args) => decode(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Demo(args) => demo::run(&args),
     }
 }
 
