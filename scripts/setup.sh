@@ -28,3 +28,7 @@ if rustup run nightly rustc --version >/dev/null 2>&1; then
 else
   echo "setup: !!! no nightly toolchain: fuzzing will run on stable without a sanitizer"
 fi
+
+# Interop peers: Samba AD DC, smbtorture, python3-samba, MIT KDC, impacket and pyspnego in a venv
+# (scripts/peers.sh is idempotent; the tests provision and start the DC and KDC themselves).
+bash "$(dirname "$0")/peers.sh" install

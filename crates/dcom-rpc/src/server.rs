@@ -88,8 +88,9 @@ pub trait ServerHooks: Send + Sync + fmt::Debug {
     /// The registered interface matching `abstract_syntax` (MS-RPCE 3.3.3.4.1.1: same UUID and major version,
     /// minor version not above the registered one).
     fn interface(&self, abstract_syntax: &SyntaxId) -> Option<InterfaceEntry>;
-    /// A fresh acceptor context for `auth_type`, `None` when the server has no such provider.
-    fn security_context(&self, auth_type: AuthType) -> Option<Box<dyn ServerContext>>;
+    /// A fresh acceptor context for `auth_type` at `level`, `None` when the server has no such provider (or the
+    /// provider refuses the level, as schannel does below PKT_PRIVACY).
+    fn security_context(&self, auth_type: AuthType, level: AuthLevel) -> Option<Box<dyn ServerContext>>;
 }
 
 /// Connection limits and settings.
@@ -599,7 +600,7 @@ impl ServerConnection {
         if self.security.len() >= self.config.max_security_contexts {
             return Err((RejectReason::LOCAL_LIMIT_EXCEEDED, "too many security contexts".into()));
         }
-        let Some(mut ctx) = self.hooks.security_context(t.auth_type) else {
+        let Some(mut ctx) = self.hooks.security_context(t.auth_type, t.auth_level) else {
             return Err((RejectReason::AUTHENTICATION_TYPE_NOT_RECOGNIZED, format!("auth type {}", t.auth_type.0)));
         };
         let step = ctx.step(&verifier.auth_value).map_err(|e| (RejectReason::INVALID_CHECKSUM, e.to_string()))?;

@@ -35,7 +35,7 @@ impl ServerHooks for Hooks {
         }
         None
     }
-    fn security_context(&self, t: AuthType) -> Option<Box<dyn ServerContext>> {
+    fn security_context(&self, t: AuthType, _level: AuthLevel) -> Option<Box<dyn ServerContext>> {
         match t {
             AuthType::NONE => Some(Box::new(NoneServer::new())),
             AuthType::WINNT => Some(Box::new(NtlmServer::new(NtlmServerConfig::new(self.store.clone())).ok()?)),

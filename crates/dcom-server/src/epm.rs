@@ -135,8 +135,7 @@ pub fn handler(endpoints: Arc<Vec<Endpoint>>) -> Dispatch {
                         _ => true,
                     })
                     .collect();
-                let page: Vec<EptEntry> =
-                    matching.iter().skip(start).take(max).filter_map(|e| e.entry()).collect();
+                let page: Vec<EptEntry> = matching.iter().skip(start).take(max).filter_map(|e| e.entry()).collect();
                 let next = start.saturating_add(page.len());
                 let more = next < matching.len();
                 let status = if page.is_empty() { EPT_S_NOT_REGISTERED } else { 0 };

@@ -60,24 +60,20 @@ pub fn handler(info: Arc<MgmtInfo>) -> Dispatch {
                     s.pkts_out.load(Ordering::Relaxed),
                 ];
                 let n = usize::try_from(req.max_count.min(4)).unwrap_or(4);
-                let values: Vec<u32> =
-                    all.iter().take(n).map(|v| u32::try_from(*v).unwrap_or(u32::MAX)).collect();
+                let values: Vec<u32> = all.iter().take(n).map(|v| u32::try_from(*v).unwrap_or(u32::MAX)).collect();
                 let count = u32::try_from(values.len()).unwrap_or(0);
                 Ok(InqStatsOut { statistics: Statistics { count, statistics: ConfArray(values) }, result: 0 })
             }
         })
         .op::<IsServerListening, _, _>(|_, _| async move { Ok(IsServerListeningOut { status: 0, result: 1 }) })
-        .op::<StopServerListening, _, _>(|_, _| async move {
-            Ok(StopServerListeningOut { result: RPC_S_ACCESS_DENIED })
-        })
+        .op::<StopServerListening, _, _>(
+            |_, _| async move { Ok(StopServerListeningOut { result: RPC_S_ACCESS_DENIED }) },
+        )
         .op::<InqPrincName, _, _>(move |_, req| {
             let info = i3.clone();
             async move {
-                let name = info
-                    .principals
-                    .iter()
-                    .find(|(t, _)| u32::from(*t) == req.authn_proto)
-                    .map(|(_, n)| n.clone());
+                let name =
+                    info.principals.iter().find(|(t, _)| u32::from(*t) == req.authn_proto).map(|(_, n)| n.clone());
                 let out = match name {
                     Some(n) => InqPrincNameOut::new(&n, req.princ_name_size, 0),
                     None => InqPrincNameOut::new("", req.princ_name_size, RPC_S_UNKNOWN_AUTHN_SERVICE),

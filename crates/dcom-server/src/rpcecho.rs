@@ -47,7 +47,12 @@ pub fn handler() -> Dispatch {
                 6 => EchoInfo::Info6(EchoInfo6 { v1: 70, info1: EchoInfo1 { v: 71 } }),
                 7 => EchoInfo::Info7(EchoInfo7 { v1: 80, info4: EchoInfo4 { v: 81 } }),
                 // The union needs an arm on the wire; Samba leaves it zeroed and returns INVALID_LEVEL.
-                _ => return Ok(TestCall2Out { info: EchoInfo::Info1(EchoInfo1 { v: 0 }), result: NT_STATUS_INVALID_LEVEL }),
+                _ => {
+                    return Ok(TestCall2Out {
+                        info: EchoInfo::Info1(EchoInfo1 { v: 0 }),
+                        result: NT_STATUS_INVALID_LEVEL,
+                    });
+                }
             };
             Ok(TestCall2Out { info, result: 0 })
         })

@@ -55,7 +55,7 @@ impl Default for ServerOptions {
 /// The NTLM acceptor factory over `store`.
 #[must_use]
 pub fn ntlm_provider(store: Arc<dyn CredentialStore>, allow_anonymous: bool) -> ProviderFactory {
-    Arc::new(move || {
+    Arc::new(move |_level| {
         let mut config = NtlmServerConfig::new(store.clone());
         config.allow_anonymous = allow_anonymous;
         NtlmServer::new(config).ok().map(|s| Box::new(s) as Box<dyn dcom_auth::ServerContext>)

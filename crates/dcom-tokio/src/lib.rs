@@ -2,6 +2,7 @@
 #![cfg_attr(not(doc), doc = "tokio transport for DCE/RPC associations.")]
 
 pub mod client;
+pub mod epm;
 pub mod kdc;
 pub mod server;
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use dcom_auth::ServerContext;
-use dcom_pdu::{AuthType, DataRep, Status, SyntaxId};
+use dcom_pdu::{AuthLevel, AuthType, DataRep, Status, SyntaxId};
 use dcom_rpc::server::{
     CallOutcome, CallSecurity, InterfaceEntry, SecurityPolicy, ServerConfig, ServerConnection, ServerEvent, ServerHooks,
 };
@@ -94,7 +94,7 @@ impl Default for Limits {
 }
 
 /// Makes acceptor contexts for an auth type.
-pub type ProviderFactory = Arc<dyn Fn() -> Option<Box<dyn ServerContext>> + Send + Sync>;
+pub type ProviderFactory = Arc<dyn Fn(AuthLevel) -> Option<Box<dyn ServerContext>> + Send + Sync>;
 
 struct Registered {
     entry: InterfaceEntry,
@@ -130,8 +130,8 @@ impl ServerHooks for Registry {
     fn interface(&self, s: &SyntaxId) -> Option<InterfaceEntry> {
         self.find(s).map(|r| r.entry.clone())
     }
-    fn security_context(&self, auth_type: AuthType) -> Option<Box<dyn ServerContext>> {
-        self.providers.get(&auth_type.0).and_then(|f| f())
+    fn security_context(&self, auth_type: AuthType, level: AuthLevel) -> Option<Box<dyn ServerContext>> {
+        self.providers.get(&auth_type.0).and_then(|f| f(level))
     }
 }
 

@@ -112,7 +112,9 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
                         "impersonation": f.get(3), "context_id": f.get(4), "header_signed": f.get(5)},
                         "echo_bytes": bytes, "ms": ms})
                 }
-                Err(e) => serde_json::json!({"provider": r.provider, "level": level_name(r.level), "ok": false, "error": e}),
+                Err(e) => {
+                    serde_json::json!({"provider": r.provider, "level": level_name(r.level), "ok": false, "error": e})
+                }
             };
             println!("{v}");
         }
@@ -131,7 +133,16 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
                     let g = |i: usize| f.get(i).copied().unwrap_or("?");
                     println!(
                         "{:<10} {:<10} | {:<12} {:<10} {:<10} {:<12} {:<5} {:<7} | {:>7} {:>8.2}",
-                        r.provider, level_name(r.level), g(0), g(1), g(2), g(3), g(4), g(5), bytes, ms
+                        r.provider,
+                        level_name(r.level),
+                        g(0),
+                        g(1),
+                        g(2),
+                        g(3),
+                        g(4),
+                        g(5),
+                        bytes,
+                        ms
                     );
                 }
                 Err(e) => {

@@ -26,9 +26,17 @@ enum Command {
     /// Start a server in this process on loopback and call it with every provider that needs no outside
     /// service, at every level, showing what the server saw.
     Demo(demo::DemoArgs),
+    /// Print the endpoint map of a server (ept_lookup on port 135).
+    Epm(rpc::EpmArgs),
+    /// Ask a server's management interface: inq_if_ids, is_server_listening, inq_princ_name, inq_stats.
+    Mgmt(rpc::MgmtArgs),
+    /// Call any operation of any interface with a raw request stub; prints the response stub in hex.
+    Call(rpc::CallArgs),
 }
 
 mod demo;
+mod providers;
+mod rpc;
 mod serve;
 
 #[derive(Debug, clap::Args)]
@@ -96,6 +104,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Decode(args) => decode(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Epm(args) => rpc::epm(&args),
+        Command::Mgmt(args) => rpc::mgmt(&args),
+        Command::Call(args) => rpc::call(&args),
     }
 }
 
