@@ -1,4 +1,5 @@
 //! `dcomctl demo`: a server in this process on loopback, our client against it with every provider that needs no
+#![expect(clippy::print_stdout, reason = "the command prints its results on stdout")]
 //! outside service, at every level; a table of what the server saw.
 
 use std::process::ExitCode;
@@ -14,6 +15,11 @@ use dcom_idl::rpcecho::{EchoData, EchoDataIn};
 use dcom_pdu::{AuthLevel, AuthType, SyntaxId};
 use dcom_rpc::client::ClientSecurity;
 use dcom_rpc::server::CallOutcome;
+use dcom_schannel::generate::{ClientCertSpec, DemoPki};
+use dcom_schannel::{
+    ClientCertPolicy, ClientOptions, SchannelClient, SchannelClientConfig, SchannelServer, SchannelServerConfig,
+    ServerOptions as TlsServerOptions, UpnMapper,
+};
 use dcom_server::setup::{ServerOptions, standard};
 use dcom_tokio::server::{CallContext, HandlerFuture};
 use dcom_tokio::{ConnectOptions, Connection};
@@ -79,7 +85,7 @@ struct Case {
     level: AuthLevel,
 }
 
-fn client_security(case: &Case) -> Result<Option<ClientSecurity>> {
+fn client_security(case: &Case, pki: &Pki) -> Result<Option<ClientSecurity>> {
     let requirements = ClientRequirements { target_name: "host/localhost".into(), ..ClientRequirements::default() };
     let ctx: Box<dyn ClientContext> = match case.provider {
         "none" => return Ok(None),
@@ -87,6 +93,8 @@ fn client_security(case: &Case) -> Result<Option<ClientSecurity>> {
             let creds = NtlmClientCredentials::with_password(DEMO_DOMAIN, DEMO_USER, DEMO_PASSWORD);
             Box::new(NtlmClient::new(&creds, requirements)?)
         }
+        "negotiate" => crate::providers::spnego_ntlm_client(DEMO_DOMAIN, DEMO_USER, DEMO_PASSWORD, requirements)?,
+        "schannel" => Box::new(SchannelClient::new(&pki.client, &requirements, case.level)?),
         other => anyhow::bail!("provider {other} is not available in this build"),
     };
     Ok(Some(ClientSecurity { context: ctx, level: case.level, context_id: 1 }))
@@ -122,17 +130,17 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
         println!("dcomctl demo: server on loopback, demo user {DEMO_DOMAIN}\\{DEMO_USER}; each row is one connection");
         println!("that binds, calls rpcecho EchoData (64 KiB, checked) and asks the server what it saw.\n");
         println!(
-            "{:<10} {:<10} | {:<12} {:<10} {:<10} {:<12} {:<5} {:<7} | {:>7} {:>8}",
+            "{:<10} {:<10} | {:<19} {:<10} {:<10} {:<12} {:<4} {:<7} | {:>6} {:>7}",
             "client", "level", "server saw", "provider", "level", "impersonate", "ctx", "hdrsign", "echo", "ms"
         );
-        println!("{}", "-".repeat(104));
+        println!("{}", "-".repeat(108));
         for r in &rows {
             match &r.outcome {
                 Ok((seen, bytes, ms)) => {
                     let f: Vec<&str> = seen.split('\t').collect();
                     let g = |i: usize| f.get(i).copied().unwrap_or("?");
                     println!(
-                        "{:<10} {:<10} | {:<12} {:<10} {:<10} {:<12} {:<5} {:<7} | {:>7} {:>8.2}",
+                        "{:<10} {:<10} | {:<19} {:<10} {:<10} {:<12} {:<4} {:<7} | {:>6} {:>7.2}",
                         r.provider,
                         level_name(r.level),
                         g(0),
@@ -156,43 +164,74 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// Certificates made for this run: a CA, a server certificate for localhost and a client certificate for
+/// alice with UPN alice@demo.example (mapped to the caller by UPN).
+struct Pki {
+    client: SchannelClientConfig,
+    server: Arc<SchannelServerConfig>,
+}
+
+fn pki() -> Result<Pki> {
+    let spec = ClientCertSpec::new(DEMO_USER, Some("alice@demo.example"));
+    let pki = DemoPki::generate("localhost", &spec)?;
+    let roots = vec![pki.ca.cert().clone()];
+    let client = SchannelClientConfig::new(ClientOptions::new(roots.clone(), Some(pki.client.certified_key())))?;
+    let server = SchannelServerConfig::new(TlsServerOptions::new(
+        pki.server.certified_key(),
+        ClientCertPolicy::Required(roots),
+        Arc::new(UpnMapper::new()),
+    ))?;
+    Ok(Pki { client, server: Arc::new(server) })
+}
+
 async fn run_cases() -> Result<Vec<Row>> {
     let mut store = InMemoryStore::new();
     store.add_password(Some(DEMO_DOMAIN), DEMO_USER, DEMO_PASSWORD);
+    let store: Arc<dyn dcom_auth::CredentialStore> = Arc::new(store);
+    let pki = pki().context("generating the demo certificates")?;
+    let server_cfg = pki.server.clone();
+    let schannel: dcom_tokio::server::ProviderFactory = Arc::new(move |level| {
+        SchannelServer::new(&server_cfg, level).ok().map(|s| Box::new(s) as Box<dyn dcom_auth::ServerContext>)
+    });
+    let mut extra_providers = vec![(AuthType::GSS_SCHANNEL, schannel)];
+    extra_providers.extend(crate::providers::spnego_ntlm_server(store.clone()));
     let options = ServerOptions {
-        users: Some(Arc::new(store)),
+        users: Some(store),
         allow_anonymous: true,
         principal: "host/localhost".into(),
+        extra_providers,
         ..ServerOptions::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port")?;
     let addr = listener.local_addr()?;
     let server = standard(&options, addr).interface(WHOAMI, 1, false, None, Arc::new(whoami)).serve(listener)?;
     let mut cases = vec![Case { provider: "none", level: AuthLevel::NONE }];
-    for provider in ["ntlm"] {
+    for provider in ["ntlm", "negotiate"] {
         for level in [AuthLevel::CONNECT, AuthLevel::PKT_INTEGRITY, AuthLevel::PKT_PRIVACY] {
             cases.push(Case { provider, level });
         }
     }
+    // Schannel protects at PKT_PRIVACY only (MS-RPCE 2.2.1.1.7; lower levels are refused by both sides).
+    cases.push(Case { provider: "schannel", level: AuthLevel::PKT_PRIVACY });
     let echo_syntax = dcom_server::syntax(<dcom_idl::rpcecho::Rpcecho as dcom_idl::Interface>::SYNTAX);
     let mut rows = Vec::new();
     for case in cases {
-        let outcome = one_case(addr, &case, echo_syntax).await.map_err(|e| format!("{e:#}"));
+        let outcome = one_case(addr, &case, echo_syntax, &pki).await.map_err(|e| format!("{e:#}"));
         rows.push(Row { provider: case.provider, level: case.level, outcome });
     }
     server.shutdown().await;
     Ok(rows)
 }
 
-async fn one_case(addr: std::net::SocketAddr, case: &Case, echo: SyntaxId) -> Result<(String, usize, f64)> {
+async fn one_case(addr: std::net::SocketAddr, case: &Case, echo: SyntaxId, pki: &Pki) -> Result<(String, usize, f64)> {
     let started = Instant::now();
+    let security = client_security(case, pki)?;
     let conn = Connection::connect(addr, ConnectOptions::default()).await?;
-    let security = client_security(case)?;
     let sec_id = security.as_ref().map(|s| s.context_id);
     let bound = conn.bind(&[echo, WHOAMI], true, security).await?;
     let echo_ctx = bound.contexts.first().and_then(|c| c.1).context("rpcecho refused")?;
     let who_ctx = bound.contexts.get(1).and_then(|c| c.1).context("whoami refused")?;
-    let payload: Vec<u8> = (0..65_536u32).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect();
+    let payload: Vec<u8> = (0..65_536u32).map(|i| (i.wrapping_mul(31) >> 3).to_le_bytes()[0]).collect();
     let input = EchoDataIn::new(payload.clone()).context("payload")?;
     let nctx = if echo_ctx.ndr64 { dcom_ndr::NdrContext::NDR64 } else { dcom_ndr::NdrContext::NDR20 };
     let stub = EchoData::encode_in(&input, nctx)?;

@@ -1,4 +1,5 @@
 //! Client commands: `epm`, `mgmt`, `call`, and the authentication options they share.
+#![expect(clippy::print_stdout, reason = "the command prints its results on stdout")]
 
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use dcom_idl::mgmt::{
     InqIfIds, InqIfIdsIn, InqPrincName, InqPrincNameIn, InqStats, InqStatsIn, IsServerListening, IsServerListeningIn,
 };
 use dcom_ndr::NdrContext;
-use dcom_pdu::{AuthLevel, SyntaxId};
+use dcom_pdu::SyntaxId;
 use dcom_rpc::Binding;
 use dcom_rpc::client::{ClientConfig, ClientSecurity, PresentationContext};
 use dcom_tokio::{ConnectOptions, Connection};
@@ -64,6 +65,9 @@ pub(crate) struct AuthArgs {
     /// Client private key (PEM) for schannel.
     #[arg(long = "key", value_name = "FILE")]
     cert_key: Option<PathBuf>,
+    /// CA certificates (PEM) that the server's schannel certificate must chain to.
+    #[arg(long = "ca", value_name = "FILE")]
+    ca: Option<PathBuf>,
 }
 
 impl AuthArgs {
@@ -114,6 +118,9 @@ impl AuthArgs {
     }
     pub(crate) fn use_ccache(&self) -> bool {
         self.ccache
+    }
+    pub(crate) fn ca_file(&self) -> Option<&PathBuf> {
+        self.ca.as_ref()
     }
     pub(crate) fn cert_files(&self) -> (Option<&PathBuf>, Option<&PathBuf>) {
         (self.cert.as_ref(), self.cert_key.as_ref())
@@ -291,7 +298,7 @@ fn parse_interface(s: &str) -> Result<SyntaxId> {
 
 fn parse_hex(s: &str) -> Result<Vec<u8>> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("odd number of hex digits");
     }
     (0..s.len())

@@ -1,4 +1,5 @@
 //! `dcomctl serve`.
+#![expect(clippy::print_stdout, reason = "the command prints its results on stdout")]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +32,19 @@ pub(crate) struct ServeArgs {
     /// Accept unauthenticated calls to rpcecho and anonymous NTLM.
     #[arg(long)]
     allow_anonymous: bool,
+    /// Kerberos service keys (MIT keytab): enables Kerberos and Kerberos inside negotiate.
+    #[arg(long, value_name = "FILE")]
+    keytab: Option<PathBuf>,
+    /// Schannel server certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Schannel server private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// CA certificates (PEM) client certificates must chain to; callers are mapped by the UPN in their certificate
+    /// (without it, clients are not asked for a certificate and are anonymous).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    client_ca: Option<PathBuf>,
 }
 
 pub(crate) fn parse_level(s: &str) -> Result<AuthLevel> {
@@ -52,9 +66,41 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         principal: args.spn.clone().unwrap_or_default(),
         ..ServerOptions::default()
     };
+    let mut store: Option<Arc<dyn dcom_auth::CredentialStore>> = None;
     if let Some(path) = &args.users {
-        let store = InMemoryStore::load(path).with_context(|| format!("reading users from {}", path.display()))?;
-        options.users = Some(Arc::new(store));
+        let s = InMemoryStore::load(path).with_context(|| format!("reading users from {}", path.display()))?;
+        store = Some(Arc::new(s));
+    }
+    options.users.clone_from(&store);
+    let keytab = match &args.keytab {
+        Some(p) => {
+            let kt =
+                dcom_auth::kerberos::keytab::Keytab::load(p).with_context(|| format!("reading {}", p.display()))?;
+            Some((Arc::new(kt), args.spn.iter().cloned().collect()))
+        }
+        None => None,
+    };
+    options.extra_providers = crate::providers::server_providers(store, keytab)?;
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        let identity = crate::providers::load_certified_key(cert, key)?;
+        let policy = match &args.client_ca {
+            Some(ca) => dcom_schannel::ClientCertPolicy::Required(crate::providers::load_certs(ca)?),
+            None => dcom_schannel::ClientCertPolicy::None,
+        };
+        let cfg = dcom_schannel::SchannelServerConfig::new(dcom_schannel::ServerOptions::new(
+            identity,
+            policy,
+            Arc::new(dcom_schannel::UpnMapper::new()),
+        ))?;
+        let cfg = Arc::new(cfg);
+        options.extra_providers.push((
+            dcom_pdu::AuthType::GSS_SCHANNEL,
+            Arc::new(move |level| {
+                dcom_schannel::SchannelServer::new(&cfg, level)
+                    .ok()
+                    .map(|s| Box::new(s) as Box<dyn dcom_auth::ServerContext>)
+            }),
+        ));
     }
     let rt = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     rt.block_on(async {
