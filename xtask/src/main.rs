@@ -41,6 +41,11 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("dcom-types", "tokio"),
     ("dcom-types", "dcom-pdu"),
     ("dcom-types", "dcom-auth"),
+    ("dcom-rpc", "tokio"),
+    ("dcom-rpc", "dcom-ndr"),
+    ("dcom-idl", "tokio"),
+    ("dcom-idl", "dcom-pdu"),
+    ("dcom-schannel", "tokio"),
 ];
 
 fn main() -> ExitCode {

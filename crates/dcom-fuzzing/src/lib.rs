@@ -117,4 +117,78 @@ pub const TARGETS: &[(&str, Oracle)] = &[
     ("dcom_activation_blob", dcom_activation_blob),
     ("dcom_orpcthis", dcom_orpcthis),
     ("dcom_orpcthat", dcom_orpcthat),
+    ("rpc_server", rpc_server),
+    ("idl_rpcecho", idl_rpcecho),
 ];
+
+/// Hostile client bytes into the server association (MS-RPCE 3.3.3): never a panic, output bounded by input,
+/// every call answered. The first byte picks how the input is split into reads.
+pub fn rpc_server(data: &[u8]) {
+    use std::sync::Arc;
+
+    use dcom_rpc::server::{CallOutcome, InterfaceEntry, ServerConfig, ServerConnection, ServerEvent, ServerHooks};
+
+    #[derive(Debug)]
+    struct Hooks(Arc<dcom_auth::InMemoryStore>);
+    impl ServerHooks for Hooks {
+        fn interface(&self, s: &dcom_pdu::SyntaxId) -> Option<InterfaceEntry> {
+            Some(InterfaceEntry { syntax: *s, ndr64: s.version_minor & 1 == 1, opnums: 4, policy: None })
+        }
+        fn security_context(
+            &self,
+            t: dcom_pdu::AuthType,
+            _level: dcom_pdu::AuthLevel,
+        ) -> Option<Box<dyn dcom_auth::ServerContext>> {
+            match t {
+                dcom_pdu::AuthType::NONE => Some(Box::new(dcom_auth::none::NoneServer::new())),
+                dcom_pdu::AuthType::WINNT => {
+                    let cfg = dcom_auth::ntlm::NtlmServerConfig::new(self.0.clone());
+                    dcom_auth::ntlm::NtlmServer::new(cfg).ok().map(|s| Box::new(s) as _)
+                }
+                _ => None,
+            }
+        }
+    }
+    let Some((&split, rest)) = data.split_first() else { return };
+    let mut store = dcom_auth::InMemoryStore::new();
+    store.add_password(None, "u", "p");
+    let config = ServerConfig { max_calls_in_flight: 4, max_request_size: 64 * 1024, ..ServerConfig::default() };
+    let mut conn = ServerConnection::new(
+        Arc::new(config),
+        Arc::new(Hooks(Arc::new(store))),
+        Arc::new(dcom_rpc::AssociationGroups::new(1)),
+    );
+    let step = usize::from(split).max(1);
+    for chunk in rest.chunks(step) {
+        let r = conn.receive(chunk);
+        while let Some(ev) = conn.poll_event() {
+            if let ServerEvent::Call(c) = ev {
+                let _ = conn.respond(c.call_id, CallOutcome::Response(c.stub.clone()));
+            }
+        }
+        let out = conn.take_output();
+        // Each PDU we send answers one the client sent: at most a few KiB per input byte is a generous bound.
+        assert!(out.len() <= 64 * 1024 + 64 * chunk.len(), "output grows without bound");
+        if r.is_err() {
+            return;
+        }
+    }
+}
+
+/// Hostile request and response stubs for every rpcecho/mgmt/samr/dssetup/wkssvc operation, NDR 2.0 and NDR64.
+pub fn idl_rpcecho(data: &[u8]) {
+    use dcom_ndr::NdrContext;
+    let Some((&sel, stub)) = data.split_first() else { return };
+    let ctx = if sel & 0x80 != 0 { NdrContext::NDR64 } else { NdrContext::NDR20 };
+    let opnum = u16::from(sel & 0x0f);
+    match (sel >> 4) & 0x7 {
+        0 => drop(dcom_idl::rpcecho::Request::decode(opnum, stub, ctx)),
+        1 => drop(dcom_idl::rpcecho::Response::decode(opnum, stub, ctx)),
+        2 => drop(dcom_idl::mgmt::Request::decode(opnum, stub, ctx)),
+        3 => drop(dcom_idl::mgmt::Response::decode(opnum, stub, ctx)),
+        4 => drop(dcom_idl::samr::Request::decode(opnum, stub, ctx)),
+        5 => drop(dcom_idl::samr::Response::decode(opnum, stub, ctx)),
+        6 => drop(dcom_idl::wkssvc::Response::decode(opnum, stub, ctx)),
+        _ => drop(dcom_idl::dssetup::Response::decode(opnum, stub, ctx)),
+    }
+}
