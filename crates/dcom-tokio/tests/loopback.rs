@@ -44,7 +44,9 @@ async fn server() -> dcom_tokio::RunningServer {
         .interface(ECHO, 3, false, None, Arc::new(handler))
         .provider(
             AuthType::WINNT,
-            Arc::new(move || NtlmServer::new(NtlmServerConfig::new(store.clone())).ok().map(|s| Box::new(s) as _)),
+            Arc::new(move |_level| {
+                NtlmServer::new(NtlmServerConfig::new(store.clone())).ok().map(|s| Box::new(s) as _)
+            }),
         )
         .serve(listener)
         .unwrap()
