@@ -44,11 +44,11 @@ SVC_IP=127.0.0.20
 SVC_HOST=rpcsrv.samba.test
 ADMIN_PW='Passw0rd!Adm'
 # Versions measured to work together against Samba 4.17 (see /work/shared/notes/peers.md)
-PIP_PINS="impacket==0.13.1 pyspnego==0.12.4"
+PIP_PINS="impacket==0.13.1 pyspnego==0.12.4 krb5==0.10.0"
 # Bump when anything provisioned changes: a cached DC with another stamp is provisioned again.
 PROVISION_STAMP="v1 realm=$REALM domain=$DOMAIN dc=$DC_IP svc=$SVC_HOST users=alice,bob,rpcsvc"
 
-APT_PKGS=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind krb5-user krb5-kdc
+APT_PKGS=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind krb5-user krb5-kdc krb5-admin-server libkrb5-dev gcc
   smbclient python3-samba samba-testsuite python3-gssapi python3-venv python3-pip tshark)
 REQUIRED_TOOLS=(samba samba-tool smbtorture rpcclient kinit klist kvno kdestroy ktutil dumpcap tshark)
 DAEMONS=(samba smbd nmbd winbindd krb5kdc kadmind)

@@ -67,6 +67,38 @@ pub enum AuthErrorKind {
     Keytab,
     /// No key (keytab entry or given key) decrypts the ticket.
     NoMatchingKey,
+    /// The Kerberos ticket's end time is past (beyond the allowed clock skew) ([RFC 4120 3.2.3]
+    /// KRB_AP_ERR_TKT_EXPIRED), or a cached ticket is expired.
+    TicketExpired,
+    /// The Kerberos ticket's start time is in the future (beyond the allowed clock skew) (KRB_AP_ERR_TKT_NYV).
+    TicketNotYetValid,
+    /// The authenticator's time differs from ours by more than the allowed clock skew (KRB_AP_ERR_SKEW).
+    ClockSkew,
+    /// The ticket names a service principal we have a key for, but no key of that principal decrypts it
+    /// (KRB_AP_ERR_BAD_INTEGRITY / KRB_AP_ERR_BADKEYVER): wrong or outdated service key.
+    WrongServiceKey,
+    /// The ticket names a service principal that is not ours (no keytab entry, not an accepted SPN), or the
+    /// KDC does not know the requested service (KDC_ERR_S_PRINCIPAL_UNKNOWN).
+    UnknownPrincipal,
+    /// The authenticator was seen before (KRB_AP_ERR_REPEAT): a replayed AP-REQ.
+    AuthenticatorReplay,
+    /// The peer failed mutual authentication (AP-REP that does not decrypt or does not match the request).
+    MutualAuthFailed,
+    /// The KDC answered with a KRB-ERROR not mapped to a more specific kind.
+    KdcError {
+        /// The Kerberos error code ([RFC 4120 7.5.9]).
+        code: i32,
+    },
+    /// No KDC is configured for the realm (no explicit setting, no `kdc =` line in the profile).
+    NoKdc,
+    /// A credential cache is malformed or holds no usable credential.
+    CredentialCache,
+    /// A Kerberos profile (krb5.conf) could not be read.
+    Profile,
+    /// The SPNEGO peers have no mechanism in common, or the acceptor rejected the negotiation.
+    NoCommonMechanism,
+    /// The SPNEGO mechListMIC is missing where it is required, or does not verify ([MS-SPNG 3.1.5.1]).
+    MechListMicMismatch,
 }
 
 impl fmt::Display for AuthErrorKind {
@@ -98,6 +130,19 @@ impl fmt::Display for AuthErrorKind {
             Self::InvalidKey => f.write_str("invalid key"),
             Self::Keytab => f.write_str("malformed keytab"),
             Self::NoMatchingKey => f.write_str("no key decrypts the ticket"),
+            Self::TicketExpired => f.write_str("kerberos ticket expired"),
+            Self::TicketNotYetValid => f.write_str("kerberos ticket not yet valid"),
+            Self::ClockSkew => f.write_str("clock skew too great"),
+            Self::WrongServiceKey => f.write_str("the service key does not decrypt the ticket"),
+            Self::UnknownPrincipal => f.write_str("unknown service principal"),
+            Self::AuthenticatorReplay => f.write_str("replayed kerberos authenticator"),
+            Self::MutualAuthFailed => f.write_str("mutual authentication failed"),
+            Self::KdcError { code } => write!(f, "kdc error {code}"),
+            Self::NoKdc => f.write_str("no kdc configured for the realm"),
+            Self::CredentialCache => f.write_str("unusable credential cache"),
+            Self::Profile => f.write_str("unreadable kerberos profile"),
+            Self::NoCommonMechanism => f.write_str("no common spnego mechanism"),
+            Self::MechListMicMismatch => f.write_str("spnego mechlistmic missing or wrong"),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod none;
 pub mod ntlm;
 mod protection;
 mod secret;
+pub mod spnego;
 mod store;
 
 pub use context::{

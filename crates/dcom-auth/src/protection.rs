@@ -54,6 +54,11 @@ pub trait MessageProtector: Send + fmt::Debug {
     fn sign(&mut self, seq: u32, parts: PduParts<'_>, auth_value: &mut [u8]) -> Result<()>;
     /// Verifies a signature (GSS_VerifyMICEx).
     fn verify(&mut self, seq: u32, parts: PduParts<'_>, auth_value: &[u8]) -> Result<()>;
+    /// Tells the protector the connection's level before first use ([`Protection::new`] calls it), for
+    /// mechanisms whose verifier differs between PKT_INTEGRITY and PKT_PRIVACY (Kerberos: MIC or wrap token).
+    fn set_level(&mut self, level: AuthLevel) {
+        let _ = level;
+    }
 }
 
 /// How a connection protects its PDUs.
@@ -178,7 +183,7 @@ fn mode(level: AuthLevel) -> Mode {
 
 impl Protection {
     /// Protection with `protector`; a protector is required from level CALL up.
-    pub fn new(config: ProtectionConfig, protector: Option<Box<dyn MessageProtector>>) -> Result<Self> {
+    pub fn new(config: ProtectionConfig, mut protector: Option<Box<dyn MessageProtector>>) -> Result<Self> {
         if mode(config.level) != Mode::None && protector.is_none() {
             return Err(AuthError::new(AuthErrorKind::Unsupported, "protection level")
                 .with_detail(format!("level {} needs a per-message protector", config.level.name())));
@@ -186,6 +191,9 @@ impl Protection {
         if config.level.0 > AuthLevel::PKT_PRIVACY.0 {
             return Err(AuthError::new(AuthErrorKind::Unsupported, "protection level")
                 .with_detail(format!("unknown level {}", config.level.0)));
+        }
+        if let Some(p) = protector.as_mut() {
+            p.set_level(config.level);
         }
         Ok(Self { config, protector, send_seq: 0, recv_seq: 0, poisoned: false })
     }

@@ -120,3 +120,49 @@ pub(crate) mod tag {
         0xa0 | n
     }
 }
+
+/// Encodes one TLV with a definite length ([X.690 8.1.3]: short form below 128, else the minimal long form).
+pub(crate) fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(contents.len() + 6);
+    out.push(tag);
+    let len = contents.len();
+    if len < 0x80 {
+        out.push(u8::try_from(len).unwrap_or(0));
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        let significant = bytes.get(skip..).unwrap_or_default();
+        out.push(0x80 | u8::try_from(significant.len()).unwrap_or(0));
+        out.extend_from_slice(significant);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// The concatenation of several encodings.
+pub(crate) fn concat(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tlv_lengths_round_trip() {
+        for n in [0usize, 1, 127, 128, 255, 256, 70_000] {
+            let contents = vec![0xab; n];
+            let enc = tlv(tag::OCTET_STRING, &contents);
+            let mut r = Reader::new(&enc, "t");
+            let t = r.read().unwrap();
+            assert_eq!((t.tag, t.contents.len()), (tag::OCTET_STRING, n));
+            assert!(r.is_empty());
+        }
+        assert_eq!(tlv(0x04, &[1, 2]), [0x04, 0x02, 1, 2]);
+        assert_eq!(&tlv(0x04, &[0; 200])[..3], &[0x04, 0x81, 200]);
+    }
+}

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use super::der::{Reader, Tlv, tag};
+use super::der::{self, Reader, Tlv, tag};
 use crate::error::{AuthError, AuthErrorKind, Result};
 
 /// An object identifier, as its DER contents octets.
@@ -351,4 +351,61 @@ pub fn kerberos_message(auth_value: &[u8]) -> Result<KerberosMessage> {
     let krb = unframe_krb(inner)?;
     let (tok_id, message) = (krb.tok_id, krb.message.to_vec());
     Ok(KerberosMessage { spnego: Some(spnego), tok_id, message })
+}
+
+/// The DER MechTypeList (`SEQUENCE OF OID`) of `mechs`: the NegTokenInit field and the mechListMIC input
+/// ([RFC 4178 4.2.1, 5]).
+#[must_use]
+pub fn encode_mech_types(mechs: &[Oid]) -> Vec<u8> {
+    let oids: Vec<Vec<u8>> = mechs.iter().map(|m| der::tlv(tag::OID, &m.0)).collect();
+    let refs: Vec<&[u8]> = oids.iter().map(Vec::as_slice).collect();
+    der::tlv(tag::SEQUENCE, &der::concat(&refs))
+}
+
+impl NegTokenInit {
+    /// A NegTokenInit offering `mechs` with an optimistic `mech_token` for the first one.
+    #[must_use]
+    pub fn new(mechs: Vec<Oid>, mech_token: Option<Vec<u8>>) -> Self {
+        let mech_types_der = encode_mech_types(&mechs);
+        Self { mech_types: mechs, mech_types_der, mech_token, mech_list_mic: None }
+    }
+
+    /// The initial context token: `[APPLICATION 0] { OID spnego, [0] NegTokenInit }` ([RFC 4178 4.2.1],
+    /// [RFC 2743 3.1]).
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let mut fields = vec![der::tlv(tag::ctx(0), &self.mech_types_der)];
+        if let Some(t) = &self.mech_token {
+            fields.push(der::tlv(tag::ctx(2), &der::tlv(tag::OCTET_STRING, t)));
+        }
+        if let Some(m) = &self.mech_list_mic {
+            fields.push(der::tlv(tag::ctx(3), &der::tlv(tag::OCTET_STRING, m)));
+        }
+        let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
+        let seq = der::tlv(tag::SEQUENCE, &der::concat(&refs));
+        let oid = der::tlv(tag::OID, Oid::SPNEGO);
+        der::tlv(tag::APPLICATION_0, &der::concat(&[&oid, &der::tlv(tag::ctx(0), &seq)]))
+    }
+}
+
+impl NegTokenResp {
+    /// `[1] NegTokenResp` ([RFC 4178 4.2.2]).
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let mut fields = Vec::new();
+        if let Some(s) = self.neg_state {
+            fields.push(der::tlv(tag::ctx(0), &der::tlv(tag::ENUMERATED, &[s.0])));
+        }
+        if let Some(m) = &self.supported_mech {
+            fields.push(der::tlv(tag::ctx(1), &der::tlv(tag::OID, &m.0)));
+        }
+        if let Some(t) = &self.response_token {
+            fields.push(der::tlv(tag::ctx(2), &der::tlv(tag::OCTET_STRING, t)));
+        }
+        if let Some(m) = &self.mech_list_mic {
+            fields.push(der::tlv(tag::ctx(3), &der::tlv(tag::OCTET_STRING, m)));
+        }
+        let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
+        der::tlv(tag::ctx(1), &der::tlv(tag::SEQUENCE, &der::concat(&refs)))
+    }
 }

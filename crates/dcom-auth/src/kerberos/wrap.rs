@@ -276,4 +276,9 @@ impl MessageProtector for KerberosProtector {
             auth_value,
         )
     }
+
+    fn set_level(&mut self, level: dcom_pdu::AuthLevel) {
+        // MS-RPCE 3.3.1.5.2.2: wrap tokens at PKT_PRIVACY, MIC tokens below
+        self.sealing = level == dcom_pdu::AuthLevel::PKT_PRIVACY;
+    }
 }

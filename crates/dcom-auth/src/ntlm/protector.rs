@@ -23,6 +23,8 @@ pub enum Role {
 pub struct NtlmProtector {
     send: DirectionKeys,
     recv: DirectionKeys,
+    send_base: u32,
+    recv_base: u32,
 }
 
 /// Largest NTLM handshake token we expect.
@@ -37,10 +39,24 @@ impl NtlmProtector {
         let c2s = DirectionKeys::derive(key, flags, Direction::ClientToServer)?;
         let s2c = DirectionKeys::derive(key, flags, Direction::ServerToClient)?;
         Ok(match role {
-            Role::Client => Self { send: c2s, recv: s2c },
-            Role::Server => Self { send: s2c, recv: c2s },
+            Role::Client => Self { send: c2s, recv: s2c, send_base: 0, recv_base: 0 },
+            Role::Server => Self { send: s2c, recv: c2s, send_base: 0, recv_base: 0 },
         })
     }
+
+    /// The NTLM SeqNum of the first PDU of each direction. Inside SPNEGO the mechListMIC used SeqNum 0 of its
+    /// direction and only the RC4 handles are reset afterwards ([MS-SPNG 3.3.5.1]; pyspnego and Samba agree),
+    /// so the first PDU carries 1 in a direction that had a MIC.
+    #[must_use]
+    pub const fn with_sequence_bases(mut self, send: u32, recv: u32) -> Self {
+        self.send_base = send;
+        self.recv_base = recv;
+        self
+    }
+}
+
+fn at(base: u32, seq: u32) -> Result<u32> {
+    base.checked_add(seq).ok_or(AuthError::new(AuthErrorKind::SequenceExhausted, "ntlm sequence"))
 }
 
 impl MessageProtector for NtlmProtector {
@@ -50,22 +66,23 @@ impl MessageProtector for NtlmProtector {
     }
 
     fn peek_sequence(&self, auth_value: &[u8]) -> Option<u32> {
-        crypto::signature_seq(auth_value)
+        // a number below the base cannot be expressed relative to it: report it as the oldest (a replay)
+        crypto::signature_seq(auth_value).map(|s| s.saturating_sub(self.recv_base))
     }
 
     fn seal(&mut self, seq: u32, parts: PduParts<'_>, auth_value: &mut [u8]) -> Result<()> {
-        self.send.seal(seq, parts.header, parts.body, parts.trailer, auth_value)
+        self.send.seal(at(self.send_base, seq)?, parts.header, parts.body, parts.trailer, auth_value)
     }
 
     fn unseal(&mut self, seq: u32, parts: PduParts<'_>, auth_value: &[u8]) -> Result<()> {
-        self.recv.unseal(seq, parts.header, parts.body, parts.trailer, auth_value)
+        self.recv.unseal(at(self.recv_base, seq)?, parts.header, parts.body, parts.trailer, auth_value)
     }
 
     fn sign(&mut self, seq: u32, parts: PduParts<'_>, auth_value: &mut [u8]) -> Result<()> {
-        self.send.sign(seq, &[parts.header, parts.body, parts.trailer], auth_value)
+        self.send.sign(at(self.send_base, seq)?, &[parts.header, parts.body, parts.trailer], auth_value)
     }
 
     fn verify(&mut self, seq: u32, parts: PduParts<'_>, auth_value: &[u8]) -> Result<()> {
-        self.recv.verify(seq, &[parts.header, parts.body, parts.trailer], auth_value)
+        self.recv.verify(at(self.recv_base, seq)?, &[parts.header, parts.body, parts.trailer], auth_value)
     }
 }
