@@ -392,6 +392,9 @@ impl Protection {
                 sequence: None,
             });
         };
+        // MS-RPCE 2.2.2.11: even where the level adds no per-PDU protection (CONNECT), a verifier must carry the
+        // context's type, level and id: a trailer claiming another level is refused, never ignored.
+        self.check_trailer(&trailer, trailer_off)?;
         if !self.protects_pdus() {
             return Ok(Opened {
                 protected: false,
@@ -400,7 +403,6 @@ impl Protection {
                 sequence: None,
             });
         }
-        self.check_trailer(&trailer, trailer_off)?;
         let header_signed = self.config.header_sign;
         let (head, rest) = frame.split_at_mut(layout.stub_start);
         let (body, rest) = split_mut(rest, trailer_off.checked_sub(layout.stub_start))?;

@@ -353,3 +353,35 @@ fn cancel_resolves_the_call_at_once() {
     assert!(events.is_empty());
     assert!(p.client_closed.is_none());
 }
+
+#[test]
+fn connect_context_refuses_a_verifier_claiming_another_level() {
+    use dcom_pdu::{AuthVerifier, Pdu, PduBody, PfcFlags, Request};
+    let mut p = pair();
+    let bound = p.bind(&[ECHO], false, Some(ntlm(AuthLevel::CONNECT, 7, "Passw0rd!Alice"))).unwrap();
+    let echo = bound.contexts[0].1.unwrap();
+    assert_eq!(&p.call(echo, None, 0, b"ok!!").unwrap()[..], b"ok!!");
+    let before = p.calls_seen.len();
+    // MS-RPCE 2.2.2.11: the sec_trailer of a request must repeat the context's level; PKT_INTEGRITY on a
+    // CONNECT context (with a zero "signature" nobody checks) must not execute.
+    let body = PduBody::Request(Request {
+        alloc_hint: 4,
+        p_cont_id: echo.id,
+        opnum: 0,
+        object: None,
+        stub: Bytes::from_static(b"evil"),
+    });
+    let forged = Pdu::new(99, PfcFlags::FIRST_AND_LAST, body).with_auth(AuthVerifier::new(
+        AuthType::WINNT,
+        AuthLevel::PKT_INTEGRITY,
+        7,
+        12,
+        Bytes::from(vec![0u8; 16]),
+    ));
+    let r = p.server.receive(&forged.to_bytes().unwrap());
+    assert!(matches!(r, Err(CloseReason::Protocol { status: Some(Status::NCA_S_PROTO_ERROR), .. })), "{r:?}");
+    while let Some(ev) = p.server.poll_event() {
+        assert!(!matches!(ev, ServerEvent::Call(_)), "the forged request was dispatched");
+    }
+    assert_eq!(p.calls_seen.len(), before);
+}
