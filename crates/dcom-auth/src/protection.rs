@@ -46,6 +46,12 @@ pub trait MessageProtector: Send + fmt::Debug {
     fn sizes(&self) -> VerifierSizes;
     /// The sequence number carried in clear in a received `auth_value`, if the mechanism has one there.
     fn peek_sequence(&self, auth_value: &[u8]) -> Option<u32>;
+    /// Whether an incoming verifier of `len` bytes can be this mechanism's token. The default is exactly
+    /// `sizes().signature_len`; a mechanism whose peers choose their own padding (Kerberos wrap tokens: EC and
+    /// RRC are the sender's, [RFC 4121 4.2.3]) accepts a range and checks the token itself.
+    fn accepts_verifier_len(&self, len: usize) -> bool {
+        len == self.sizes().signature_len
+    }
     /// Seals (encrypts `parts.body`, GSS_WrapEx) and writes the signature into `auth_value`.
     fn seal(&mut self, seq: u32, parts: PduParts<'_>, auth_value: &mut [u8]) -> Result<()>;
     /// Checks the signature and decrypts `parts.body` in place (GSS_UnwrapEx).
@@ -320,11 +326,11 @@ impl Protection {
         let next = seq.checked_add(1).ok_or(AuthError::new(AuthErrorKind::SequenceExhausted, "recv sequence"))?;
         let (m, p) = self.active()?;
         let want = p.sizes().signature_len;
-        if auth_value.len() < want {
+        if auth_value.len() < want && !p.accepts_verifier_len(auth_value.len()) {
             return Err(AuthError::new(AuthErrorKind::Truncated, "auth_value")
                 .with_detail(format!("{} bytes, expected {want}", auth_value.len())));
         }
-        if auth_value.len() > want {
+        if !p.accepts_verifier_len(auth_value.len()) {
             return Err(AuthError::new(AuthErrorKind::BadSignatureFormat, "auth_value")
                 .with_detail(format!("{} bytes, expected {want}", auth_value.len())));
         }

@@ -460,6 +460,8 @@ pub struct SpnegoServer {
     /// The OID to echo in supportedMech (the client's spelling of the chosen mechanism).
     chosen_oid: Option<Oid>,
     mic_required: bool,
+    /// The selected mechanism was the client's first choice.
+    first_choice: bool,
     supported_sent: bool,
     client_mic_verified: bool,
     server_mic_sent: bool,
@@ -481,6 +483,7 @@ impl SpnegoServer {
             chosen: None,
             chosen_oid: None,
             mic_required: false,
+            first_choice: false,
             supported_sent: false,
             client_mic_verified: false,
             server_mic_sent: false,
@@ -538,6 +541,7 @@ impl SpnegoServer {
         self.chosen_oid = Some(oid);
         // RFC 4178 5 / MS-SPNG 3.2.5.1: a mechanism other than the client's first needs the MIC
         self.mic_required = idx != 0 || mech == SpnegoMech::Ntlm;
+        self.first_choice = idx == 0;
         debug!(?mech, first_choice = idx == 0, "spnego mechanism selected");
         match init.mech_token.filter(|_| idx == 0) {
             Some(token) => self.feed(&token, init.mech_list_mic.as_deref()),
@@ -583,7 +587,7 @@ impl SpnegoServer {
     fn complete_mic(&mut self, client_mic: Option<&[u8]>) -> Result<Option<Vec<u8>>> {
         let data = self.mech_types_der.clone();
         let Some(mic) = client_mic else {
-            if self.mic_required {
+            if self.mic_required && !self.ntlm_first_without_integrity()? {
                 warn!(mech = ?self.chosen, "spnego: required mechListMIC missing");
                 return Err(AuthError::new(AuthErrorKind::MechListMicMismatch, "spnego mechlistmic")
                     .with_detail("the client sent no mechListMIC but it is required"));
@@ -605,6 +609,21 @@ impl SpnegoServer {
         self.client_mic_verified = true;
         self.server_mic_sent = true;
         Ok(Some(ours))
+    }
+
+    /// NTLM chosen as the client's first mechanism without NTLMSSP_NEGOTIATE_SIGN: there is no integrity key to
+    /// make a mechListMIC with, and Windows and Samba clients at RPC_C_AUTHN_LEVEL_CONNECT send none
+    /// ([MS-SPNG 3.1.5.1]: the MIC is exchanged when the mechanism supports integrity). There is no downgrade to
+    /// protect against: the mechanism is the client's own first choice.
+    fn ntlm_first_without_integrity(&mut self) -> Result<bool> {
+        if !self.first_choice || self.chosen != Some(SpnegoMech::Ntlm) {
+            return Ok(false);
+        }
+        let InnerServer::Ntlm(n) = self.inner()? else {
+            return Ok(false);
+        };
+        let info = n.info().ok_or(AuthError::new(AuthErrorKind::NotComplete, "spnego mechlistmic"))?;
+        Ok(info.flags & crate::ntlm::crypto::flags::SIGN == 0)
     }
 
     fn finish(&mut self) -> Result<()> {

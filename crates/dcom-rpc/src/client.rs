@@ -394,12 +394,14 @@ impl ClientConnection {
                     return;
                 }
                 match token {
-                    // MS-RPCE 2.2.2.10: NTLM's last leg goes in rpc_auth_3, which has no response.
-                    Some(t) if self.security.get(&id).is_some_and(|s| s.auth_type == AuthType::WINNT) => {
+                    // MS-RPCE 3.3.1.5.2.1: a last leg that needs no answer (NTLM's AUTHENTICATE, Kerberos' DCE-style
+                    // AP-REP, SPNEGO around either) goes in rpc_auth_3, which has no response; Windows and Samba
+                    // servers expect it there and fault an alter_context that carries it.
+                    Some(t) if self.security.get(&id).is_some_and(|s| s.auth_type != AuthType::GSS_SCHANNEL) => {
                         self.send_auth3(id, Bytes::from(t));
                         self.handshake_done();
                     }
-                    // Other mechanisms send the last leg in alter_context and wait for its response.
+                    // Our Schannel wire form (docs/SCHANNEL.md) answers its last leg, so it travels in alter_context.
                     Some(t) => self.send_alter_leg(id, Bytes::from(t)),
                     None => self.handshake_done(),
                 }
@@ -430,16 +432,11 @@ impl ClientConnection {
     }
 
     fn send_bind_pdu(&mut self, auth: Option<(u32, Bytes)>) {
+        let mut elems = self.offered_elems();
         let Some(hs) = self.handshake.as_mut() else {
             return;
         };
         hs.awaiting = true;
-        let mut elems = Vec::new();
-        for (iface, ids) in &hs.offered {
-            for (id, ts) in ids {
-                elems.push(ContextElem::new(*id, *iface, vec![*ts]));
-            }
-        }
         if hs.first && self.config.btfn {
             // MS-RPCE 3.3.1.5.3: one extra context whose transfer syntax carries the feature bits.
             let id = self.next_p_cont_id;
@@ -482,10 +479,36 @@ impl ClientConnection {
             }
             None => return,
         };
-        let body = Bind::new(self.max_xmit, self.max_recv, self.assoc_group, Vec::new());
+        let elems = self.offered_elems();
+        let body = Bind::new(self.max_xmit, self.max_recv, self.assoc_group, elems);
         let pdu =
             self.attach(Pdu::new(call_id, PfcFlags::FIRST_AND_LAST, PduBody::AlterContext(body)), Some((id, token)));
         self.push_pdu(&pdu);
+    }
+
+    /// The context elements of the current handshake's bind or alter_context legs.
+    ///
+    /// C706 12.6.4.1: an alter_context presents at least one context. Every leg re-presents the contexts of
+    /// this handshake (the server answers them as already known); a security-only handshake presents a context
+    /// the connection already has. Windows and Samba fault an alter_context without contexts.
+    fn offered_elems(&self) -> Vec<ContextElem> {
+        let mut elems = Vec::new();
+        let Some(hs) = self.handshake.as_ref() else {
+            return elems;
+        };
+        for (iface, ids) in &hs.offered {
+            for (pid, ts) in ids {
+                elems.push(ContextElem::new(*pid, *iface, vec![*ts]));
+            }
+        }
+        if elems.is_empty()
+            && !hs.first
+            && let Some(pc) = self.contexts.values().min_by_key(|c| c.id)
+        {
+            let ts = if pc.ndr64 { SyntaxId::NDR64 } else { SyntaxId::NDR20 };
+            elems.push(ContextElem::new(pc.id, pc.interface, vec![ts]));
+        }
+        elems
     }
 
     fn send_auth3(&mut self, id: u32, token: Bytes) {
@@ -687,6 +710,9 @@ impl ClientConnection {
             PacketType::BIND_ACK | PacketType::ALTER_CONTEXT_RESP | PacketType::BIND_NAK => {
                 self.on_handshake_reply(header, frame.freeze())
             }
+            PacketType::FAULT if self.handshake.as_ref().is_some_and(|h| h.call_id == header.call_id && h.awaiting) => {
+                self.on_handshake_fault(&header, frame.freeze())
+            }
             PacketType::RESPONSE | PacketType::FAULT => self.on_response(header, frame),
             PacketType::SHUTDOWN => Err(CloseReason::ServerShutdown),
             other => {
@@ -744,6 +770,25 @@ impl ClientConnection {
                 Ok(())
             }
         }
+    }
+
+    /// A fault in answer to a bind or alter_context leg (Windows and Samba fault a leg they cannot accept, e.g.
+    /// `nca_s_fault_sec_pkg_error` or `nca_s_fault_access_denied`): the handshake fails with the typed fault.
+    /// After a failed bind the connection is unusable and closes; after a failed alter_context the contexts already
+    /// established stay usable, as the server keeps the connection open ([MS-RPCE 3.3.1.5.2.1]).
+    fn on_handshake_fault(&mut self, header: &Header, frame: Bytes) -> Result<(), CloseReason> {
+        let pdu = Pdu::decode(frame)?;
+        let PduBody::Fault(f) = &pdu.body else {
+            return Err(CloseReason::Protocol { status: None, detail: "fault pdu without a fault body".into() });
+        };
+        let did_not_execute = header.pfc_flags.contains(PfcFlags::DID_NOT_EXECUTE);
+        let first = self.handshake.as_ref().is_some_and(|h| h.first);
+        warn!(status = %f.status, first, "the server faulted a bind leg");
+        self.handshake_failed(CallError::Fault { status: f.status, did_not_execute });
+        if first {
+            return Err(CloseReason::Protocol { status: Some(f.status), detail: "the server faulted the bind".into() });
+        }
+        Ok(())
     }
 
     fn apply_ack(&mut self, header: &Header, ack: &BindAck) -> Result<Bound, CloseReason> {

@@ -34,6 +34,13 @@ impl FrameBuffer {
         self.buf.len()
     }
 
+    /// The bytes buffered and not yet returned (to answer a PDU that cannot be framed, e.g. a bind of another
+    /// protocol version, before closing).
+    #[must_use]
+    pub fn pending_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// The next whole PDU, `Ok(None)` when more bytes are needed.
     ///
     /// C706 12.6.3.1: a PDU longer than the negotiated fragment size, or shorter than its own header, is a

@@ -214,6 +214,9 @@ pub enum CallOutcome {
     Response(Bytes),
     /// A fault with this status (the call executed, so PFC_DID_NOT_EXECUTE is not set).
     Fault(Status),
+    /// A fault for a call that was refused before it ran (server too busy, no handler): C706 12.6.3.5
+    /// `PFC_DID_NOT_EXECUTE` is set, so the client knows it may retry.
+    NotExecuted(Status),
 }
 
 enum SecState {
@@ -376,6 +379,13 @@ impl ServerConnection {
                 Ok(Some(f)) => f,
                 Ok(None) => return Ok(()),
                 Err(e) => {
+                    if let Some(call_id) = self.unsupported_version_bind(&e) {
+                        // C706 12.6.4.3 / MS-RPCE 3.3.3.4.1: a bind of another protocol version gets bind_nak
+                        // with reason protocol_version_not_supported (and the versions we support), then closes.
+                        let reason =
+                            self.bind_nak(call_id, RejectReason::PROTOCOL_VERSION_NOT_SUPPORTED, e.to_string());
+                        return Err(self.fail(reason));
+                    }
                     // C706 12.6.3.1: a PDU larger than the negotiated size cannot be framed; close.
                     return Err(self.fail(proto(None, e.to_string())));
                 }
@@ -384,6 +394,21 @@ impl ServerConnection {
                 return Err(self.fail(reason));
             }
         }
+    }
+
+    /// The call_id of an unbound connection's first PDU when it is a bind whose version we do not speak.
+    fn unsupported_version_bind(&self, e: &dcom_pdu::PduError) -> Option<u32> {
+        if self.bound || !matches!(e.kind(), dcom_pdu::PduErrorKind::UnsupportedVersion { .. }) {
+            return None;
+        }
+        let raw = self.frames.pending_bytes();
+        // C706 12.6.3.1: ptype at offset 2, packed_drep at 4, call_id at 12 in the drep's byte order.
+        if raw.get(2).copied() != Some(PacketType::BIND.0) {
+            return None;
+        }
+        let id: [u8; 4] = raw.get(12..16)?.try_into().ok()?;
+        let big = raw.get(4).is_some_and(|d| d & 0xf0 == 0);
+        Some(if big { u32::from_be_bytes(id) } else { u32::from_le_bytes(id) })
     }
 
     fn fail(&mut self, reason: CloseReason) -> CloseReason {
@@ -482,6 +507,12 @@ impl ServerConnection {
             // C706 12.6.4.3: one bind per connection; a second one is a protocol error.
             return Err(self.bind_nak(call_id, RejectReason::NOT_SPECIFIED, "second bind on a bound connection"));
         }
+        // MS-RPCE 2.2.2.11: a verifier that cannot be located (auth_length without room for it, auth_pad_length
+        // past the body) makes the bind unusable; Windows and Samba answer bind_nak
+        // protocol_version_not_supported.
+        if let Err(e) = Pdu::auth_layout(&header, &frame) {
+            return Err(self.bind_nak(call_id, RejectReason::PROTOCOL_VERSION_NOT_SUPPORTED, e.to_string()));
+        }
         let pdu = match Pdu::decode(frame) {
             Ok(p) => p,
             Err(e) => return Err(self.bind_nak(call_id, RejectReason::NOT_SPECIFIED, e.to_string())),
@@ -489,6 +520,10 @@ impl ServerConnection {
         let PduBody::Bind(bind) = &pdu.body else {
             return Err(self.bind_nak(call_id, RejectReason::NOT_SPECIFIED, "bind body"));
         };
+        // C706 12.6.4.3: a bind presents at least one context.
+        if bind.contexts.elems.is_empty() {
+            return Err(self.bind_nak(call_id, RejectReason::NOT_SPECIFIED, "bind without presentation contexts"));
+        }
         if header.rpc_vers_minor > 1 {
             return Err(self.bind_nak(call_id, RejectReason::PROTOCOL_VERSION_NOT_SUPPORTED, "minor version"));
         }
@@ -644,25 +679,46 @@ impl ServerConnection {
     }
 
     /// Continues a pending security context with `verifier` (third leg in alter_context or auth3).
-    fn continue_security(&mut self, verifier: &AuthVerifier) -> Result<Option<Bytes>, String> {
+    ///
+    /// Errors carry the fault status of an alter_context leg: a change of auth type or level is
+    /// `rpc_s_sec_pkg_error` (the leg is not for this mechanism), a token the mechanism refuses (wrong password,
+    /// bad ticket) is `rpc_s_access_denied`.
+    fn continue_security(&mut self, verifier: &AuthVerifier) -> Result<Option<Bytes>, (Status, String)> {
         let t = verifier.trailer;
         let Some(mut entry) = self.security.remove(&t.auth_context_id) else {
-            return Err(format!("unknown security context {}", t.auth_context_id));
+            return Err((Status::RPC_S_ACCESS_DENIED, format!("unknown security context {}", t.auth_context_id)));
         };
-        // MS-RPCE 3.3.1.5.2.2: auth type and level of a context cannot change.
+        // MS-RPCE 3.3.1.5.2.2: an established context cannot be re-authenticated or changed.
+        if matches!(entry.state, SecState::Established { .. }) {
+            return Err((
+                Status::RPC_S_ACCESS_DENIED,
+                format!("security context {} is already established", t.auth_context_id),
+            ));
+        }
+        // MS-RPCE 3.3.1.5.2.2: auth type and level of a context cannot change between legs.
         if entry.auth_type != t.auth_type || entry.level != t.auth_level {
-            return Err(format!(
-                "security context {} changed from type {} level {} to type {} level {}",
-                t.auth_context_id, entry.auth_type.0, entry.level.0, t.auth_type.0, t.auth_level.0
+            return Err((
+                Status::RPC_S_SEC_PKG_ERROR,
+                format!(
+                    "security context {} changed from type {} level {} to type {} level {}",
+                    t.auth_context_id, entry.auth_type.0, entry.level.0, t.auth_type.0, t.auth_level.0
+                ),
             ));
         }
         let step = match &mut entry.state {
-            SecState::Pending(ctx) => ctx.step(&verifier.auth_value).map_err(|e| e.to_string())?,
+            SecState::Pending(ctx) => {
+                ctx.step(&verifier.auth_value).map_err(|e| (Status::RPC_S_ACCESS_DENIED, e.to_string()))?
+            }
             SecState::Established { .. } => {
-                return Err(format!("security context {} is already established", t.auth_context_id));
+                return Err((
+                    Status::RPC_S_ACCESS_DENIED,
+                    format!("security context {} is already established", t.auth_context_id),
+                ));
             }
         };
-        let token = self.advance(&mut entry, t.auth_context_id, step, self.header_sign)?;
+        let token = self
+            .advance(&mut entry, t.auth_context_id, step, self.header_sign)
+            .map_err(|d| (Status::RPC_S_ACCESS_DENIED, d))?;
         self.security.insert(t.auth_context_id, entry);
         Ok(token)
     }
@@ -677,6 +733,11 @@ impl ServerConnection {
         let PduBody::AlterContext(bind) = &pdu.body else {
             return Err(self.fault_close(call_id, Status::NCA_S_PROTO_ERROR, "alter_context body"));
         };
+        // C706 12.6.4.1: an alter_context presents at least one context (clients re-present an existing one to
+        // carry a further authentication leg).
+        if bind.contexts.elems.is_empty() {
+            return Err(self.fault_close(call_id, Status::NCA_S_PROTO_ERROR, "alter_context without contexts"));
+        }
         let results = self.negotiate_contexts(bind);
         let mut auth = None;
         if let Some(verifier) = &pdu.auth {
@@ -685,14 +746,14 @@ impl ServerConnection {
                 self.continue_security(verifier)
             } else {
                 // A new security context on this connection (MS-RPCE 3.3.1.5.4: security context multiplexing).
-                self.start_security(verifier, self.header_sign).map_err(|(_, d)| d)
+                self.start_security(verifier, self.header_sign).map_err(|(_, d)| (Status::RPC_S_ACCESS_DENIED, d))
             };
             match outcome {
                 Ok(token) => auth = token.map(|t| (verifier.trailer, t)),
-                Err(detail) => {
+                Err((status, detail)) => {
                     // MS-RPCE 3.3.3.4.2: a failed alter_context handshake gets a fault; the context is gone.
                     self.security.remove(&id);
-                    return Err(self.fault_close(call_id, Status::RPC_S_ACCESS_DENIED, detail));
+                    return Err(self.fault_close(call_id, status, detail));
                 }
             }
         }
@@ -713,7 +774,7 @@ impl ServerConnection {
         match self.continue_security(verifier) {
             Ok(None) => Ok(()),
             Ok(Some(_)) => Err(CloseReason::Security("rpc_auth_3 leg wants another round trip".into())),
-            Err(detail) => {
+            Err((_, detail)) => {
                 self.security.remove(&verifier.trailer.auth_context_id);
                 Err(CloseReason::Security(detail))
             }
@@ -739,7 +800,10 @@ impl ServerConnection {
             };
             if let Err(e) = protection.unprotect_frame(&mut frame) {
                 let status = match e.kind() {
-                    AuthErrorKind::TrailerMismatch | AuthErrorKind::VerifierMismatch => Status::NCA_S_PROTO_ERROR,
+                    // MS-RPCE 3.3.3.5.1 / 2.2.2.11: a sec_trailer whose auth_type or auth_level differs from the
+                    // context's is an attempt to change the security of an established context: access denied.
+                    AuthErrorKind::TrailerMismatch => Status::RPC_S_ACCESS_DENIED,
+                    AuthErrorKind::VerifierMismatch => Status::NCA_S_PROTO_ERROR,
                     _ => Status::RPC_S_SEC_PKG_ERROR,
                 };
                 return Err(self.fault_close(call_id, status, format!("request verifier: {e}")));
@@ -808,7 +872,14 @@ impl ServerConnection {
             Ok(c) => c,
             Err(e) => {
                 self.assembling = None;
-                return Err(self.fault_close(call_id, Status::NCA_S_PROTO_ERROR, e.to_string()));
+                // A request over the reassembly size limit is refused with rpc_s_access_denied and the connection
+                // closes, as Samba's server does (MS-RPCE 3.3.3.5.1 leaves the status to the implementation);
+                // other fragment errors are protocol errors (C706 12.6.4.9).
+                let status = match e.kind() {
+                    dcom_pdu::PduErrorKind::ReassemblyTooLarge { .. } => Status::RPC_S_ACCESS_DENIED,
+                    _ => Status::NCA_S_PROTO_ERROR,
+                };
+                return Err(self.fault_close(call_id, status, e.to_string()));
             }
         };
         let Some(call) = complete else {
@@ -826,8 +897,10 @@ impl ServerConnection {
         if let Some(id) = named {
             return match self.security.get(&id) {
                 None => Err((Status::RPC_S_ACCESS_DENIED, format!("unknown security context {id}"))),
+                // MS-RPCE 3.3.3.5.1: a request on a context still in its handshake (before rpc_auth_3) breaks
+                // the protocol sequence: nca_proto_error, and the connection closes.
                 Some(SecCtx { state: SecState::Pending(_), .. }) => {
-                    Err((Status::RPC_S_ACCESS_DENIED, format!("security context {id} has not completed")))
+                    Err((Status::NCA_S_PROTO_ERROR, format!("security context {id} has not completed")))
                 }
                 Some(_) => Ok(Some(id)),
             };
@@ -843,7 +916,7 @@ impl ServerConnection {
                 return match ctx.state {
                     SecState::Established { .. } => Ok(Some(*id)),
                     SecState::Pending(_) => {
-                        Err((Status::RPC_S_ACCESS_DENIED, format!("security context {id} has not completed")))
+                        Err((Status::NCA_S_PROTO_ERROR, format!("security context {id} has not completed")))
                     }
                 };
             }
@@ -878,8 +951,18 @@ impl ServerConnection {
             return Ok(());
         }
         // MS-RPCE 3.3.3.5.2 / 2.2.2.13: a verification trailer must match the request it ends.
+        // The trailer is marshalled little-endian by Samba's client even in a big-endian request (it is built
+        // apart from the stub); read it in the request's order only when it does not read little-endian.
         let order = assembling.drep.byte_order().unwrap_or(dcom_pdu::ByteOrder::Little);
-        let stub = match VerificationTrailer::find(&stub, order) {
+        let found = match (VerificationTrailer::find(&stub, dcom_pdu::ByteOrder::Little), order) {
+            (Ok(Some(vt)), _) => Ok(Some(vt)),
+            (le, dcom_pdu::ByteOrder::Big) => match VerificationTrailer::find(&stub, order) {
+                Ok(Some(vt)) => Ok(Some(vt)),
+                other => le.and(other),
+            },
+            (le, _) => le,
+        };
+        let stub = match found {
             Ok(None) => stub,
             Ok(Some((offset, vt))) => {
                 if let Err(detail) =
@@ -1002,6 +1085,10 @@ impl ServerConnection {
         let stub = match outcome {
             CallOutcome::Fault(status) => {
                 self.send_fault(call_id, call.p_cont_id, status, false);
+                return Ok(());
+            }
+            CallOutcome::NotExecuted(status) => {
+                self.send_fault(call_id, call.p_cont_id, status, true);
                 return Ok(());
             }
             CallOutcome::Response(stub) => stub,

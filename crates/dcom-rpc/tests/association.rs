@@ -379,7 +379,7 @@ fn connect_context_refuses_a_verifier_claiming_another_level() {
         Bytes::from(vec![0u8; 16]),
     ));
     let r = p.server.receive(&forged.to_bytes().unwrap());
-    assert!(matches!(r, Err(CloseReason::Protocol { status: Some(Status::NCA_S_PROTO_ERROR), .. })), "{r:?}");
+    assert!(matches!(r, Err(CloseReason::Protocol { status: Some(Status::RPC_S_ACCESS_DENIED), .. })), "{r:?}");
     while let Some(ev) = p.server.poll_event() {
         assert!(!matches!(ev, ServerEvent::Call(_)), "the forged request was dispatched");
     }

@@ -7,7 +7,7 @@ pub mod rpcecho;
 pub mod setup;
 mod typed;
 
-pub use typed::{Dispatch, ndr_context, typed};
+pub use typed::{Dispatch, ndr_context, response_ndr_context, typed};
 
 /// The pdu-level syntax id of an idl interface.
 #[must_use]

@@ -11,7 +11,11 @@ use dcom_ndr::ConfArray;
 use dcom_pdu::{Status, SyntaxId};
 use dcom_tokio::server::Stats;
 
-use crate::Dispatch;
+use bytes::Bytes;
+use dcom_idl::Operation;
+use dcom_rpc::server::CallOutcome;
+
+use crate::{Dispatch, response_ndr_context};
 
 /// rpc_s_access_denied (5): stop_server_listening is refused to remote callers.
 pub const RPC_S_ACCESS_DENIED: u32 = 5;
@@ -49,9 +53,16 @@ pub fn handler(info: Arc<MgmtInfo>) -> Dispatch {
                 Ok(InqIfIdsOut { if_id_vector: Some(v), result: 0 })
             }
         })
-        .op::<InqStats, _, _>(move |_, req| {
+        // C706 appendix Q declares `[in,out] unsigned32 *count` (impacket sends those 4 bytes); Samba's IDL adds
+        // an `[in] uint32 unknown` (8 bytes). Only the leading count matters: read it in the request's byte order.
+        .raw_op(InqStats::OPNUM, move |ctx, stub| {
             let info = i2.clone();
             async move {
+                let Some(head) = stub.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) else {
+                    return CallOutcome::Fault(Status::NCA_S_FAULT_NDR);
+                };
+                let big = ctx.drep.byte_order() == Some(dcom_pdu::ByteOrder::Big);
+                let max_count = if big { u32::from_be_bytes(head) } else { u32::from_le_bytes(head) };
                 let s = &info.stats;
                 let all = [
                     s.calls_in.load(Ordering::Relaxed),
@@ -59,10 +70,14 @@ pub fn handler(info: Arc<MgmtInfo>) -> Dispatch {
                     s.pkts_in.load(Ordering::Relaxed),
                     s.pkts_out.load(Ordering::Relaxed),
                 ];
-                let n = usize::try_from(req.max_count.min(4)).unwrap_or(4);
+                let n = usize::try_from(max_count.min(4)).unwrap_or(4);
                 let values: Vec<u32> = all.iter().take(n).map(|v| u32::try_from(*v).unwrap_or(u32::MAX)).collect();
                 let count = u32::try_from(values.len()).unwrap_or(0);
-                Ok(InqStatsOut { statistics: Statistics { count, statistics: ConfArray(values) }, result: 0 })
+                let out = InqStatsOut { statistics: Statistics { count, statistics: ConfArray(values) }, result: 0 };
+                match dcom_ndr::encode(&out, response_ndr_context(&ctx)) {
+                    Ok(b) => CallOutcome::Response(Bytes::from(b)),
+                    Err(_) => CallOutcome::Fault(Status::NCA_S_FAULT_NDR),
+                }
             }
         })
         .op::<IsServerListening, _, _>(|_, _| async move { Ok(IsServerListeningOut { status: 0, result: 1 }) })

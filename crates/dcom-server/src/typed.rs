@@ -11,12 +11,21 @@ use dcom_rpc::server::CallOutcome;
 use dcom_tokio::server::{CallContext, Handler, HandlerFuture};
 use tracing::debug;
 
-/// The NDR context of a call: the negotiated transfer syntax and the request's data representation.
+/// The NDR context of a call's request: the negotiated transfer syntax and the request's data representation.
 #[must_use]
 pub fn ndr_context(ctx: &CallContext) -> NdrContext {
     let syntax = if ctx.ndr64 { Syntax::Ndr64 } else { Syntax::Ndr20 };
     let drep = DataRep::from_bytes(ctx.drep.0).unwrap_or(DataRep::LITTLE_ENDIAN);
     NdrContext::new(syntax, drep)
+}
+
+/// The NDR context of a call's response. Our response PDUs carry our own data representation, little-endian
+/// ASCII IEEE (C706 12.6.1, 14.1: the receiver converts; every PDU's `packed_drep` describes its own stub), so
+/// the `[out]` parameters are encoded little-endian whatever the request used.
+#[must_use]
+pub fn response_ndr_context(ctx: &CallContext) -> NdrContext {
+    let syntax = if ctx.ndr64 { Syntax::Ndr64 } else { Syntax::Ndr20 };
+    NdrContext::new(syntax, DataRep::LITTLE_ENDIAN)
 }
 
 type OpFn = Arc<dyn Fn(CallContext, Bytes) -> HandlerFuture + Send + Sync>;
@@ -56,6 +65,25 @@ impl Dispatch {
         self
     }
 
+    /// Adds operation number `opnum` implemented on the raw request stub, for operations whose request
+    /// differs between clients (the handler decodes what it needs and returns the complete outcome).
+    #[must_use]
+    pub fn raw_op<F, Fut>(mut self, opnum: u16, f: F) -> Self
+    where
+        F: Fn(CallContext, Bytes) -> Fut + Send + Sync + 'static,
+        Fut: core::future::Future<Output = CallOutcome> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.ops.insert(
+            opnum,
+            Arc::new(move |ctx: CallContext, stub: Bytes| {
+                let f = f.clone();
+                Box::pin(async move { f(ctx, stub).await }) as HandlerFuture
+            }),
+        );
+        self
+    }
+
     /// The highest opnum plus one (the opnum count to register).
     #[must_use]
     pub fn opnums(&self) -> u16 {
@@ -68,7 +96,7 @@ impl Handler for Dispatch {
         match self.ops.get(&ctx.opnum) {
             Some(op) => op(ctx, stub),
             // C706: an operation the interface does not have.
-            None => Box::pin(async { CallOutcome::Fault(Status::NCA_S_OP_RNG_ERROR) }),
+            None => Box::pin(async { CallOutcome::NotExecuted(Status::NCA_S_OP_RNG_ERROR) }),
         }
     }
 }
@@ -87,6 +115,7 @@ where
         let f = f.clone();
         Box::pin(async move {
             let nctx = ndr_context(&ctx);
+            let out_ctx = response_ndr_context(&ctx);
             // The stub may carry alignment padding before a stripped verification trailer: decode a prefix.
             let input = match dcom_ndr::decode_prefix::<O::In>(&stub, nctx) {
                 Ok((v, _)) => v,
@@ -96,7 +125,7 @@ where
                 }
             };
             match f(ctx, input).await {
-                Ok(out) => match dcom_ndr::encode(&out, nctx) {
+                Ok(out) => match dcom_ndr::encode(&out, out_ctx) {
                     Ok(bytes) => CallOutcome::Response(Bytes::from(bytes)),
                     Err(e) => {
                         debug!(op = O::NAME, error = %e, "response does not encode");

@@ -456,11 +456,11 @@ fn handle_event(
         ServerEvent::Call(call) => {
             shared.stats.calls_in.fetch_add(1, Ordering::Relaxed);
             let Some(reg) = shared.registry.find(&call.interface) else {
-                let _ = conn.respond(call.call_id, CallOutcome::Fault(Status::NCA_S_UNK_IF));
+                let _ = conn.respond(call.call_id, CallOutcome::NotExecuted(Status::NCA_S_UNK_IF));
                 return;
             };
             let Ok(permit) = shared.calls.clone().try_acquire_owned() else {
-                let _ = conn.respond(call.call_id, CallOutcome::Fault(Status::RPC_S_SERVER_TOO_BUSY));
+                let _ = conn.respond(call.call_id, CallOutcome::NotExecuted(Status::RPC_S_SERVER_TOO_BUSY));
                 return;
             };
             let handler = reg.handler.clone();

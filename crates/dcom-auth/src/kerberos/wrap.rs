@@ -122,6 +122,17 @@ impl MessageProtector for KerberosProtector {
         VerifierSizes { signature_len, pad_align: 16, max_token: MAX_TOKEN }
     }
 
+    /// A sealed PDU's token is the header, the confounder, EC filler bytes, the encrypted header copy and the
+    /// checksum; EC is the sender's choice (Windows 16, impacket 12 ...), so any length from the EC = 0 minimum
+    /// up to MAX_TOKEN is let through to [`Self::unseal`], which checks that EC, RRC and the body line up.
+    fn accepts_verifier_len(&self, len: usize) -> bool {
+        if self.sealing {
+            (HEADER_LEN + CONFOUNDER_LEN + HEADER_LEN + CHECKSUM_LEN..=MAX_TOKEN).contains(&len)
+        } else {
+            len == mic::MIC_TOKEN_LEN
+        }
+    }
+
     fn peek_sequence(&self, auth_value: &[u8]) -> Option<u32> {
         let got = mic::mic_sequence(auth_value)?;
         u32::try_from(got.checked_sub(self.recv_base)?).ok()
