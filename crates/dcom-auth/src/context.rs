@@ -59,11 +59,42 @@ pub struct ClientRequirements {
     pub mutual_auth: bool,
     /// Target service principal name (`host/server.example.com`).
     pub target_name: String,
+    /// Ask the mechanism for per-message integrity (NTLMSSP_NEGOTIATE_SIGN, GSS_C_INTEG_FLAG).
+    pub integrity: bool,
+    /// Ask the mechanism for per-message confidentiality (NTLMSSP_NEGOTIATE_SEAL, GSS_C_CONF_FLAG).
+    pub confidentiality: bool,
 }
 
 impl Default for ClientRequirements {
     fn default() -> Self {
-        Self { impersonation: ImpersonationLevel::Impersonate, mutual_auth: false, target_name: String::new() }
+        Self {
+            impersonation: ImpersonationLevel::Impersonate,
+            mutual_auth: false,
+            target_name: String::new(),
+            integrity: true,
+            confidentiality: true,
+        }
+    }
+}
+
+impl ClientRequirements {
+    /// Asks the mechanism for exactly the per-message services an RPC authentication level uses: none at
+    /// CONNECT, integrity at CALL, PKT and PKT_INTEGRITY, integrity and confidentiality at PKT_PRIVACY.
+    ///
+    /// Servers size a response verifier from what the mechanism negotiated: Samba signs a CONNECT-level
+    /// response when NTLM negotiated SIGN, and sizes a Kerberos PKT_INTEGRITY verifier as a wrap token when
+    /// GSS_C_CONF_FLAG was granted, then fails (`nca_s_fault_other`). Windows clients ask per level, and so do we
+    /// ([MS-RPCE 3.3.1.5.2], [MS-KILE 3.2.5.2], [MS-NLMP 3.1.5.1]).
+    #[must_use]
+    pub fn for_level(mut self, level: dcom_pdu::AuthLevel) -> Self {
+        let level = if level.0 == dcom_pdu::AuthLevel::CALL.0 || level.0 == dcom_pdu::AuthLevel::PKT.0 {
+            dcom_pdu::AuthLevel::PKT_INTEGRITY
+        } else {
+            level
+        };
+        self.integrity = level.0 >= dcom_pdu::AuthLevel::PKT_INTEGRITY.0;
+        self.confidentiality = level.0 >= dcom_pdu::AuthLevel::PKT_PRIVACY.0;
+        self
     }
 }
 

@@ -200,6 +200,27 @@ impl SpnegoClient {
         self.chosen
     }
 
+    /// Negotiate's fallback: when Kerberos, the first choice, fails before its first token left (no ticket for
+    /// the target, no KDC, no usable credentials), the client offers the mechanisms that remain, as Windows'
+    /// Negotiate package does. Nothing was sent yet, so the acceptor sees a plain NTLM-only negotiation; the
+    /// mechanism list the mechListMIC covers is the one actually sent.
+    fn fall_back(&mut self, r: Result<Step>) -> Result<Step> {
+        let Err(e) = r else {
+            return r;
+        };
+        if self.chosen != Some(SpnegoMech::Kerberos) || !self.offered.contains(&SpnegoMech::Ntlm) {
+            return Err(e);
+        }
+        warn!(error = %e, "spnego: kerberos failed before its first token, falling back to ntlm");
+        self.offered.retain(|m| *m != SpnegoMech::Kerberos);
+        let oids: Vec<Oid> = self.offered.iter().map(|m| m.oid()).collect();
+        self.mech_types_der = crate::kerberos::spnego::encode_mech_types(&oids);
+        self.start_mech(SpnegoMech::Ntlm)?;
+        self.state = ClientState::InitPending;
+        let s = self.inner()?.ctx().step(None)?;
+        self.wrap(s)
+    }
+
     fn start_mech(&mut self, mech: SpnegoMech) -> Result<()> {
         let inner = match mech {
             SpnegoMech::Kerberos => {
@@ -239,16 +260,26 @@ impl SpnegoClient {
                 Ok(Step::Continue { token: out })
             }
             Step::Complete { token } => {
-                // the inner context is complete: our mechListMIC goes with its last token
-                let mic = self.get_mic()?;
-                self.mic_sent = true;
+                // the inner context is complete: our mechListMIC goes with its last token, unless NTLM has no
+                // integrity key to make one with (a CONNECT-level context without NTLMSSP_NEGOTIATE_SIGN,
+                // [MS-SPNG 3.1.5.1]); the acceptor then waives it, as Windows and Samba do
+                let mic = if self.ntlm_without_integrity() { None } else { Some(self.get_mic()?) };
+                self.mic_sent = mic.is_some();
                 if self.state == ClientState::InitPending {
                     return Err(AuthError::new(AuthErrorKind::Unsupported, "spnego client")
                         .with_detail("mechanism completed without a round trip"));
                 }
                 self.state = ClientState::AwaitFinal;
-                Ok(Step::Continue { token: resp(None, None, token, Some(mic)) })
+                Ok(Step::Continue { token: resp(None, None, token, mic) })
             }
+        }
+    }
+
+    /// NTLM completed without NTLMSSP_NEGOTIATE_SIGN.
+    fn ntlm_without_integrity(&mut self) -> bool {
+        match self.inner() {
+            Ok(InnerClient::Ntlm(n)) => n.info().is_some_and(|i| i.flags & crate::ntlm::crypto::flags::SIGN == 0),
+            _ => false,
         }
     }
 
@@ -383,11 +414,12 @@ impl ClientContext for SpnegoClient {
         let r = match (self.state, input) {
             (ClientState::Initial, None) => {
                 let first = *self.offered.first().ok_or(AuthError::new(AuthErrorKind::NoCommonMechanism, "spnego"))?;
-                self.start_mech(first).and_then(|()| {
+                let r = self.start_mech(first).and_then(|()| {
                     self.state = ClientState::InitPending;
                     let s = self.inner()?.ctx().step(None)?;
                     self.wrap(s)
-                })
+                });
+                self.fall_back(r)
             }
             (ClientState::Running | ClientState::AwaitFinal, Some(t)) => self.on_resp(t),
             _ => Err(AuthError::new(AuthErrorKind::OutOfSequence, "spnego client step")),
@@ -400,9 +432,11 @@ impl ClientContext for SpnegoClient {
 
     fn resume_kdc(&mut self, reply: &[u8]) -> Result<Step> {
         let r = match self.state {
-            ClientState::InitPending | ClientState::RespPending => {
-                self.inner().and_then(|i| i.ctx().resume_kdc(reply)).and_then(|s| self.wrap(s))
+            ClientState::InitPending => {
+                let r = self.inner().and_then(|i| i.ctx().resume_kdc(reply)).and_then(|s| self.wrap(s));
+                self.fall_back(r)
             }
+            ClientState::RespPending => self.inner().and_then(|i| i.ctx().resume_kdc(reply)).and_then(|s| self.wrap(s)),
             _ => Err(AuthError::new(AuthErrorKind::OutOfSequence, "spnego kdc reply")),
         };
         if r.is_err() {

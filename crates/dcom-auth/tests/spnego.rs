@@ -223,3 +223,57 @@ fn hostile_spnego_tokens_never_panic() {
         }
     }
 }
+
+/// Per-level mechanism flags (ClientRequirements::for_level): at CONNECT NTLM negotiates neither SIGN nor SEAL,
+/// so no mechListMIC can be made; the client sends none and the acceptor waives it (Samba's server signs a
+/// CONNECT response when SIGN was negotiated and then faults; Samba's client at CONNECT sends no MIC).
+#[test]
+fn ntlm_inside_at_connect_has_no_sign_and_no_mech_list_mic() {
+    let mut cfg = SpnegoClientConfig::new(None, Some(ntlm_creds()));
+    cfg.mechs = vec![SpnegoMech::Ntlm];
+    let req = requirements(SPN).for_level(AuthLevel::CONNECT);
+    assert!(!req.integrity && !req.confidentiality);
+    let mut c = SpnegoClient::new(cfg, req).unwrap();
+    let mut s = server(false, true);
+    handshake(&mut c, &mut s).unwrap();
+    let flags = s.info().unwrap().flags;
+    assert_eq!(flags & 0x30, 0, "no NTLMSSP_NEGOTIATE_SIGN/SEAL at CONNECT: {flags:#x}");
+    assert!(!s.client_mic_verified(), "no mechListMIC without an integrity key");
+    assert_eq!(s.identity().unwrap().principal, "MIT\\alice");
+}
+
+/// The same waiver does not open a downgrade: with SIGN negotiated the MIC stays required (a client that drops
+/// it is refused by `mech_list_mic_rules`), and integrity/privacy still ask for SIGN and SEAL.
+#[test]
+fn levels_map_to_mechanism_services() {
+    let base = requirements(SPN);
+    for (level, integ, conf) in [
+        (AuthLevel::CONNECT, false, false),
+        (AuthLevel::CALL, true, false),
+        (AuthLevel::PKT, true, false),
+        (AuthLevel::PKT_INTEGRITY, true, false),
+        (AuthLevel::PKT_PRIVACY, true, true),
+    ] {
+        let r = base.clone().for_level(level);
+        assert_eq!((r.integrity, r.confidentiality), (integ, conf), "{level:?}");
+    }
+    // Kerberos: GSS_C_CONF_FLAG only at privacy (Samba sizes a PKT_INTEGRITY verifier as a wrap token if set)
+    for (level, want_conf) in [(AuthLevel::PKT_INTEGRITY, false), (AuthLevel::PKT_PRIVACY, true)] {
+        let k = dcom_auth::kerberos::KerberosClient::new(krb_password(), base.clone().for_level(level)).unwrap();
+        assert_eq!(k.gss_flags() & 0x10 != 0, want_conf, "{level:?}: {:#x}", k.gss_flags());
+        assert_ne!(k.gss_flags() & 0x20, 0, "GSS_C_INTEG_FLAG at {level:?}");
+    }
+}
+
+/// Negotiate falls back to NTLM when Kerberos cannot get a ticket for the target (unknown SPN), before any
+/// token was sent, as Windows' Negotiate package does; the acceptor sees an NTLM-only mechanism list.
+#[test]
+fn kerberos_failure_before_the_first_token_falls_back_to_ntlm() {
+    let mut cfg = SpnegoClientConfig::new(Some(krb_password()), Some(ntlm_creds()));
+    cfg.mechs = vec![SpnegoMech::Kerberos, SpnegoMech::Ntlm];
+    let mut c = SpnegoClient::new(cfg, requirements("host/no-such-host.mit.test")).unwrap();
+    let mut s = server(true, true);
+    handshake(&mut c, &mut s).unwrap();
+    assert_eq!((c.mech(), s.mech()), (Some(SpnegoMech::Ntlm), Some(SpnegoMech::Ntlm)));
+    assert!(s.client_mic_verified());
+}

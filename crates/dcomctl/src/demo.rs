@@ -86,7 +86,8 @@ struct Case {
 }
 
 fn client_security(case: &Case, pki: &Pki) -> Result<Option<ClientSecurity>> {
-    let requirements = ClientRequirements { target_name: "host/localhost".into(), ..ClientRequirements::default() };
+    let requirements = ClientRequirements { target_name: "host/localhost".into(), ..ClientRequirements::default() }
+        .for_level(case.level);
     let ctx: Box<dyn ClientContext> = match case.provider {
         "none" => return Ok(None),
         "ntlm" => {

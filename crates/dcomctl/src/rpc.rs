@@ -85,7 +85,7 @@ impl AuthArgs {
     fn security(&self, host: &str) -> Result<Option<ClientSecurity>> {
         let level = parse_level(&self.level)?;
         let spn = self.spn.clone().unwrap_or_else(|| format!("host/{host}"));
-        let requirements = ClientRequirements { target_name: spn, ..ClientRequirements::default() };
+        let requirements = ClientRequirements { target_name: spn, ..ClientRequirements::default() }.for_level(level);
         let ctx: Box<dyn ClientContext> = match self.auth.to_ascii_lowercase().as_str() {
             "none" => return Ok(None),
             "ntlm" => {

@@ -184,12 +184,15 @@ fn err(kind: AuthErrorKind, context: &'static str) -> AuthError {
 impl KerberosClient {
     /// A client for `config` towards `requirements.target_name` (`host/server.example.com[@REALM]`).
     pub fn new(config: KerberosClientConfig, requirements: ClientRequirements) -> Result<Self> {
-        let mut flags = gss_flags::MUTUAL
-            | gss_flags::REPLAY
-            | gss_flags::SEQUENCE
-            | gss_flags::CONF
-            | gss_flags::INTEG
-            | gss_flags::DCE_STYLE;
+        // [MS-KILE 3.2.5.2]: GSS_C_INTEG_FLAG and GSS_C_CONF_FLAG only when the RPC level uses them (see
+        // ClientRequirements::for_level): Samba sizes a PKT_INTEGRITY verifier as a wrap token when CONF is set.
+        let mut flags = gss_flags::MUTUAL | gss_flags::REPLAY | gss_flags::SEQUENCE | gss_flags::DCE_STYLE;
+        if requirements.integrity || requirements.confidentiality {
+            flags |= gss_flags::INTEG;
+        }
+        if requirements.confidentiality {
+            flags |= gss_flags::CONF;
+        }
         match requirements.impersonation {
             ImpersonationLevel::Anonymous => {
                 return Err(err(AuthErrorKind::Unsupported, "kerberos client impersonation level")

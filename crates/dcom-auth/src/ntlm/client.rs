@@ -127,10 +127,16 @@ impl NtlmClient {
     }
 
     fn initialize(&mut self, input: Option<&[u8]>) -> Result<(SecurityStatus, Vec<u8>)> {
-        let flags = ClientRequestFlags::INTEGRITY
-            | ClientRequestFlags::CONFIDENTIALITY
-            | ClientRequestFlags::USE_DCE_STYLE
-            | ClientRequestFlags::ALLOCATE_MEMORY;
+        // [MS-NLMP 3.1.5.1]: SIGN and SEAL only when the RPC level uses them (see ClientRequirements::for_level).
+        // sspi turns ISC_REQ_USE_DCE_STYLE into SIGN+SEAL+KEY_EXCH, so it is not asked for: NTLM has no other
+        // DCE-style difference.
+        let mut flags = ClientRequestFlags::ALLOCATE_MEMORY;
+        if self.requirements.integrity || self.requirements.confidentiality {
+            flags |= ClientRequestFlags::INTEGRITY;
+        }
+        if self.requirements.confidentiality {
+            flags |= ClientRequestFlags::CONFIDENTIALITY;
+        }
         let mut out = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
         let mut in_bufs = input.map(|i| vec![SecurityBuffer::new(i.to_vec(), BufferType::Token)]);
         let target = self.requirements.target_name.clone();

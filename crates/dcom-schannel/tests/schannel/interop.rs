@@ -58,14 +58,21 @@ fn shape(tokens: &[Vec<u8>]) -> Vec<Vec<(u8, Vec<u8>)>> {
     tokens
         .iter()
         .map(|t| {
+            // After a ChangeCipherSpec (type 20) the sender's handshake records are encrypted (the Finished):
+            // their bytes are not handshake headers. TLS 1.3 encrypts everything after the ServerHello, whose
+            // records are application_data (23) on the wire, so only TLS 1.2 needs this.
+            let mut encrypted = false;
             records(t)
                 .into_iter()
                 .map(|r| {
-                    let hs = if r.typ == 22 && r.fragment.first().is_some_and(|t| matches!(t, 1..=16)) {
+                    let hs = if r.typ == 22 && !encrypted && r.fragment.first().is_some_and(|t| matches!(t, 1..=16)) {
                         handshake_types(r.fragment)
                     } else {
                         Vec::new()
                     };
+                    if r.typ == 20 {
+                        encrypted = true;
+                    }
                     (r.typ, hs)
                 })
                 .collect()
