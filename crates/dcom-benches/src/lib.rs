@@ -1,5 +1,8 @@
 //! A small benchmark harness that reports each measurement as throughput and as a ratio to a baseline (a plain
-//! copy of the same bytes) measured in the same run, so that results carry over between machines.
+//! copy of the same bytes, or the raw primitives of the same work) measured in the same run, so that results
+//! carry over between machines.
+
+#![cfg_attr(doc, doc = include_str!("../README.md"))]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -63,4 +66,67 @@ pub fn report(name: &str, m: Measurement, baseline: Measurement) {
         ratio,
         baseline.ns_per_iter
     );
+}
+
+/// `baseline` time / `m` time: 1.0 = as fast as the baseline, above 1.0 = faster.
+#[must_use]
+pub fn ratio(baseline: Measurement, m: Measurement) -> f64 {
+    if m.ns_per_iter <= 0.0 {
+        return 0.0;
+    }
+    baseline.ns_per_iter / m.ns_per_iter
+}
+
+/// Measures `a` and `b` alternately, `rounds` rounds each of `budget / (2 * rounds)`, and keeps each one's
+/// fastest median: on a machine shared with other work, a burst of outside load then spoils one round of each
+/// side instead of one whole side, and the ratio of the two stays meaningful.
+pub fn measure_pair<A, B>(
+    bytes: usize,
+    budget: Duration,
+    rounds: u32,
+    mut a: impl FnMut() -> A,
+    mut b: impl FnMut() -> B,
+) -> (Measurement, Measurement) {
+    let rounds = rounds.max(1);
+    let each = budget / (2 * rounds);
+    let mut best_a = Measurement { ns_per_iter: f64::INFINITY, bytes };
+    let mut best_b = best_a;
+    for _ in 0..rounds {
+        let ma = measure(bytes, each, &mut a);
+        let mb = measure(bytes, each, &mut b);
+        if ma.ns_per_iter < best_a.ns_per_iter {
+            best_a = ma;
+        }
+        if mb.ns_per_iter < best_b.ns_per_iter {
+            best_b = mb;
+        }
+    }
+    (best_a, best_b)
+}
+
+/// Prints one throughput row against a named baseline: name, time per iteration, throughput, and
+/// [`ratio`]`(baseline, m)` (`1.00x of <label>` = as fast as the baseline).
+pub fn report_vs(name: &str, m: Measurement, baseline: Measurement, label: &str) {
+    eprintln!(
+        "{name:<58} {:>12.1} ns/iter {:>9.1} MiB/s {:>6.2}x of {label}",
+        m.ns_per_iter,
+        m.mib_per_s(),
+        ratio(baseline, m)
+    );
+}
+
+/// Prints one cost row (no throughput): name, time per iteration in microseconds, and this time divided by
+/// `reference`'s (`3.000x <label>` = three times as costly as the reference).
+pub fn report_cost(name: &str, m: Measurement, reference: Option<Measurement>, label: &str) {
+    let rel = match reference {
+        Some(r) if r.ns_per_iter > 0.0 => format!("{:>9.3}x {label}", m.ns_per_iter / r.ns_per_iter),
+        _ => String::new(),
+    };
+    eprintln!("{name:<58} {:>12.3} us/iter {rel}", m.ns_per_iter / 1000.0);
+}
+
+/// "met" or "NOT met" for a ratio against its goal (the ratio must reach at least `goal`).
+#[must_use]
+pub fn goal_met(ratio: f64, goal: f64) -> &'static str {
+    if ratio >= goal { "met" } else { "NOT met" }
 }

@@ -13,6 +13,8 @@
 //! (*) the PDU header and sec_trailer enter the checksum only when header signing was negotiated; Kerberos
 //! leaves out buffers that are neither encrypted nor signed.
 
+use core::fmt;
+
 use picky_krb::crypto::CipherSuite;
 
 use super::key::{KerberosKey, crypto_err};
@@ -46,6 +48,22 @@ pub struct KerberosProtector {
     send_base: u64,
     recv_base: u64,
     sealing: bool,
+    scratch: Scratch,
+}
+
+/// The contiguous inputs picky-krb's crypto takes (the plaintext to encrypt, the token to decrypt, the
+/// checksum input), built in one buffer kept from PDU to PDU instead of two body-sized allocations per call:
+/// fewer allocator round trips per fragment, and fewer transient buffers at the heap top, which glibc (with its
+/// initial 128 KiB trim threshold) returns to the kernel and faults back in on the next PDU (see the
+/// dcom-benches `auth` bench). Holds at most one fragment and its token (5840 bytes with the default
+/// max_xmit_frag; frag_length is 16 bits). Its content is never printed.
+#[derive(Default)]
+struct Scratch(Vec<u8>);
+
+impl fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scratch({} bytes reserved)", self.0.capacity())
+    }
 }
 
 impl KerberosProtector {
@@ -61,7 +79,7 @@ impl KerberosProtector {
         sealing: bool,
     ) -> Result<Self> {
         key.aes_suite()?;
-        Ok(Self { key, acceptor_subkey, local, send_base, recv_base, sealing })
+        Ok(Self { key, acceptor_subkey, local, send_base, recv_base, sealing, scratch: Scratch::default() })
     }
 
     fn suite(&self) -> Result<CipherSuite> {
@@ -79,10 +97,18 @@ impl KerberosProtector {
         h
     }
 
-    fn signed_input(confounder: &[u8], parts: &PduParts<'_>, body: &[u8], filler: &[u8], enc_header: &[u8]) -> Vec<u8> {
+    /// Replaces `input` with the checksum input: confounder | header* | body | trailer* | filler | E"header".
+    fn signed_input(
+        input: &mut Vec<u8>,
+        confounder: &[u8],
+        parts: &PduParts<'_>,
+        body: &[u8],
+        filler: &[u8],
+        enc_header: &[u8],
+    ) {
         let signed_extra = if parts.header_signed { parts.header.len() + parts.trailer.len() } else { 0 };
-        let mut input =
-            Vec::with_capacity(confounder.len() + body.len() + filler.len() + enc_header.len() + signed_extra);
+        input.clear();
+        input.reserve(confounder.len() + body.len() + filler.len() + enc_header.len() + signed_extra);
         input.extend_from_slice(confounder);
         if parts.header_signed {
             input.extend_from_slice(parts.header);
@@ -93,12 +119,55 @@ impl KerberosProtector {
         }
         input.extend_from_slice(filler);
         input.extend_from_slice(enc_header);
-        input
     }
 
     fn mic_parts<'p>(parts: &'p PduParts<'_>) -> Vec<&'p [u8]> {
         if parts.header_signed { vec![parts.header, &*parts.body, parts.trailer] } else { vec![&*parts.body] }
     }
+}
+
+/// Copies the concatenation of `src` into the concatenation of `dst`; false (with `dst` partly written) when
+/// the total lengths differ, so callers check the lengths first.
+fn copy_segments(src: &[&[u8]], dst: &mut [&mut [u8]]) -> bool {
+    let mut pieces = src.iter().copied();
+    let mut cur: &[u8] = &[];
+    for d in dst.iter_mut() {
+        let mut d: &mut [u8] = d;
+        while !d.is_empty() {
+            while cur.is_empty() {
+                match pieces.next() {
+                    Some(p) => cur = p,
+                    None => return false,
+                }
+            }
+            let k = cur.len().min(d.len());
+            let (from, rest) = cur.split_at(k);
+            let (to, d_rest) = core::mem::take(&mut d).split_at_mut(k);
+            to.copy_from_slice(from);
+            cur = rest;
+            d = d_rest;
+        }
+    }
+    cur.is_empty() && pieces.all(<[u8]>::is_empty)
+}
+
+/// Replaces `all` with `meta | body` rotated left by `k`, assembled from the pieces; `None` (and `all` empty)
+/// when `k` exceeds their total length.
+fn rotated_left(all: &mut Vec<u8>, meta: &[u8], body: &[u8], k: usize) -> Option<()> {
+    all.clear();
+    all.reserve(meta.len() + body.len());
+    if let Some((m_head, m_tail)) = meta.split_at_checked(k) {
+        all.extend_from_slice(m_tail);
+        all.extend_from_slice(body);
+        all.extend_from_slice(m_head);
+    } else {
+        // the rotation point lies inside the body
+        let (b_head, b_tail) = body.split_at_checked(k.checked_sub(meta.len())?)?;
+        all.extend_from_slice(b_tail);
+        all.extend_from_slice(meta);
+        all.extend_from_slice(b_head);
+    }
+    Some(())
 }
 
 /// A sequence mismatch in the numbering of [`crate::Protection`] (relative to the direction's first number).
@@ -151,32 +220,39 @@ impl MessageProtector for KerberosProtector {
         let enc_header = self.token_header(sender, snd_seq, 0);
         let filler = [0u8; DCE_EC as usize];
         let n = parts.body.len();
-        let mut plaintext = Vec::with_capacity(n + filler.len() + HEADER_LEN);
+        let cipher = self.suite()?.cipher();
+        let plaintext = &mut self.scratch.0;
+        plaintext.clear();
+        plaintext.reserve(n + filler.len() + HEADER_LEN);
         plaintext.extend_from_slice(parts.body);
         plaintext.extend_from_slice(&filler);
         plaintext.extend_from_slice(&enc_header);
-        let cipher = self.suite()?.cipher();
         let enc = cipher
-            .encrypt_no_checksum(self.key.expose(), usage, &plaintext)
+            .encrypt_no_checksum(self.key.expose(), usage, plaintext)
             .map_err(|e| crypto_err(&e, "wrap token encrypt"))?;
         // MS-KILE 3.4.5.4.1: the checksum covers the sign-only buffers too, in order
-        let input = Self::signed_input(&enc.confounder, &parts, parts.body, &filler, &enc_header);
+        let input = &mut self.scratch.0;
+        Self::signed_input(input, &enc.confounder, &parts, parts.body, &filler, &enc_header);
         let h = cipher
-            .encryption_checksum(self.key.expose(), usage, &input)
+            .encryption_checksum(self.key.expose(), usage, input)
             .map_err(|e| crypto_err(&e, "wrap token checksum"))?;
-        let mut all = enc.encrypted;
-        all.extend_from_slice(&h);
+        // MS-KILE 3.4.5.4.1: C | H rotated right by RRC + EC, i.e. (with X = C | H) X[len - rot..] | X[..len - rot];
+        // H is shorter than the rotation, so that is C's tail | H | C's head, copied straight to its place
+        // (auth_value after the token header, then the PDU body) without assembling and rotating a copy
+        let c = enc.encrypted;
         let rot = usize::from(DCE_RRC + DCE_EC);
-        let total = all.len();
-        if total != n + WRAP_TOKEN_LEN - HEADER_LEN || total < rot {
-            return Err(AuthError::new(AuthErrorKind::InvalidToken, "wrap token").with_detail("unexpected length"));
+        let total = c.len() + h.len();
+        let unexpected = || AuthError::new(AuthErrorKind::InvalidToken, "wrap token").with_detail("unexpected length");
+        if total != n + WRAP_TOKEN_LEN - HEADER_LEN {
+            return Err(unexpected());
         }
-        all.rotate_right(rot);
-        let (meta, body_ct) = all.split_at(WRAP_TOKEN_LEN - HEADER_LEN);
+        let (c_head, c_tail) = total.checked_sub(rot).and_then(|at| c.split_at_checked(at)).ok_or_else(unexpected)?;
         let (hdr_out, meta_out) = auth_value.split_at_mut(HEADER_LEN);
+        // lengths: meta_out (60) + body (n) == total, checked above, so the copy fills both exactly
+        if !copy_segments(&[c_tail, &h, c_head], &mut [meta_out, &mut *parts.body]) {
+            return Err(unexpected());
+        }
         hdr_out.copy_from_slice(&header);
-        meta_out.copy_from_slice(meta);
-        parts.body.copy_from_slice(body_ct);
         Ok(())
     }
 
@@ -218,14 +294,14 @@ impl MessageProtector for KerberosProtector {
             return Err(AuthError::new(AuthErrorKind::Truncated, "wrap token")
                 .with_detail(format!("{total} bytes of token data, ec {ec}")));
         }
-        let mut all = Vec::with_capacity(total);
-        all.extend_from_slice(meta);
-        all.extend_from_slice(parts.body);
-        // MS-KILE 3.4.5.4.1: the trailing meta-data is rotated by RRC + EC
-        all.rotate_left((usize::from(rrc) + ec) % total);
+        // MS-KILE 3.4.5.4.1: the trailing meta-data is rotated by RRC + EC: with X = meta | body, the token is
+        // X rotated left by k, assembled in place from the pieces (no second pass over the body)
+        let k = (usize::from(rrc) + ec) % total;
         let cipher = self.suite()?.cipher();
+        let all = &mut self.scratch.0;
+        rotated_left(all, meta, parts.body, k).ok_or_else(|| AuthError::new(AuthErrorKind::Truncated, "wrap token"))?;
         let dec = cipher
-            .decrypt_no_checksum(self.key.expose(), usage, &all)
+            .decrypt_no_checksum(self.key.expose(), usage, all)
             .map_err(|e| crypto_err(&e, "wrap token decrypt"))?;
         let p = &dec.plaintext;
         let data_len = p.len().checked_sub(ec + HEADER_LEN);
@@ -238,9 +314,10 @@ impl MessageProtector for KerberosProtector {
             p.split_at_checked(body_len).ok_or(AuthError::new(AuthErrorKind::Truncated, "wrap token"))?;
         let (filler, enc_header) =
             rest.split_at_checked(ec).ok_or(AuthError::new(AuthErrorKind::Truncated, "wrap token"))?;
-        let input = Self::signed_input(&dec.confounder, &parts, data, filler, enc_header);
+        let input = &mut self.scratch.0;
+        Self::signed_input(input, &dec.confounder, &parts, data, filler, enc_header);
         let expect = cipher
-            .encryption_checksum(self.key.expose(), usage, &input)
+            .encryption_checksum(self.key.expose(), usage, input)
             .map_err(|e| crypto_err(&e, "wrap token checksum"))?;
         if !ct_eq(&expect, &dec.checksum) {
             return Err(AuthError::new(AuthErrorKind::SignatureMismatch, "wrap token checksum"));
@@ -291,5 +368,50 @@ impl MessageProtector for KerberosProtector {
     fn set_level(&mut self, level: dcom_pdu::AuthLevel) {
         // MS-RPCE 3.3.1.5.2.2: wrap tokens at PKT_PRIVACY, MIC tokens below
         self.sealing = level == dcom_pdu::AuthLevel::PKT_PRIVACY;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{copy_segments, rotated_left};
+
+    #[test]
+    fn rotated_left_matches_rotate_left_at_every_point() {
+        let meta: Vec<u8> = (0..60).collect();
+        let body: Vec<u8> = (100..137).collect();
+        let joined: Vec<u8> = meta.iter().chain(&body).copied().collect();
+        // one buffer reused for every k, as the protector does
+        let mut all = vec![0xee; 300];
+        for k in 0..=joined.len() {
+            let mut want = joined.clone();
+            want.rotate_left(k % joined.len());
+            rotated_left(&mut all, &meta, &body, k).unwrap();
+            assert_eq!(all, want, "k = {k}");
+        }
+        assert_eq!(rotated_left(&mut all, &meta, &body, joined.len() + 1), None);
+        assert!(all.is_empty());
+        rotated_left(&mut all, &[], &[], 0).unwrap();
+        assert!(all.is_empty());
+    }
+
+    #[test]
+    fn copy_segments_matches_rotate_right_of_the_sealed_token() {
+        // C (n + 48) | H (12) rotated right by 44, split into meta (60) and body (n)
+        for n in [0usize, 1, 16, 100] {
+            let c: Vec<u8> = (0..n + 48).map(|i| u8::try_from(i % 251).unwrap()).collect();
+            let h: Vec<u8> = (200..212).collect();
+            let mut want: Vec<u8> = c.iter().chain(&h).copied().collect();
+            want.rotate_right(44);
+            let (c_head, c_tail) = c.split_at(c.len() + h.len() - 44);
+            let (mut meta, mut body) = (vec![0u8; 60], vec![0u8; n]);
+            assert!(copy_segments(&[c_tail, &h, c_head], &mut [&mut meta, &mut body]));
+            assert_eq!((&meta[..], &body[..]), want.split_at(60));
+        }
+        // mismatched totals are reported
+        let mut short = [0u8; 3];
+        assert!(!copy_segments(&[&[1, 2]], &mut [&mut short]));
+        assert!(!copy_segments(&[&[1, 2, 3, 4]], &mut [&mut short]));
+        assert!(copy_segments(&[&[], &[1], &[2, 3], &[]], &mut [&mut short]));
+        assert_eq!(short, [1, 2, 3]);
     }
 }
