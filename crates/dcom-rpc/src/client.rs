@@ -803,8 +803,11 @@ impl ClientConnection {
                 return Err(CloseReason::Protocol { status: None, detail: "bind_ack fragment size below 1432".into() });
             }
             self.max_xmit = self.max_xmit.min(ack.max_recv_frag);
-            self.max_recv = self.max_recv.min(ack.max_xmit_frag).max(MIN_FRAG_SIZE);
-            self.frames.set_max_frag(self.config.max_recv_frag.max(MIN_FRAG_SIZE));
+            // The bind_ack's max_xmit_frag is the size the server will send. Samba (like Windows 2012 R2) raises
+            // anything below 2048 to 2048 and sends fragments that large, so we accept what it announced even
+            // when it exceeds what we offered; the frame buffer stays bounded by that 16-bit value.
+            self.max_recv = ack.max_xmit_frag.max(MIN_FRAG_SIZE);
+            self.frames.set_max_frag(self.config.max_recv_frag.max(self.max_recv).max(MIN_FRAG_SIZE));
             self.assoc_group = ack.assoc_group_id;
             // MS-RPCE 3.3.1.5.2.2: header signing only when the bind_ack echoes it.
             self.header_sign = self.config.header_signing && header.pfc_flags.contains(PfcFlags::SUPPORT_HEADER_SIGN);

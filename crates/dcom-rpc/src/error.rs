@@ -64,7 +64,8 @@ pub enum CallError {
     ConnectionLost(CloseReason),
     /// The presentation context or security context named by the call does not exist or is not ready.
     NotBound(String),
-    /// A response failed its security check.
+    /// The security context failed: the mechanism refused a handshake leg (a KDC error, a wrong password, an
+    /// unknown service principal), or a response failed its signature or sequence check.
     Security(String),
     /// The response was malformed.
     Protocol(String),
@@ -86,7 +87,7 @@ impl fmt::Display for CallError {
             Self::TimedOut => f.write_str("call timed out"),
             Self::ConnectionLost(r) => write!(f, "connection lost: {r}"),
             Self::NotBound(d) => write!(f, "not bound: {d}"),
-            Self::Security(d) => write!(f, "response failed security check: {d}"),
+            Self::Security(d) => write!(f, "security: {d}"),
             Self::Protocol(d) => write!(f, "malformed response: {d}"),
             Self::Local(d) => write!(f, "cannot send call: {d}"),
         }

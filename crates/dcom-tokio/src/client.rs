@@ -78,6 +78,8 @@ pub struct Connection {
     tx: mpsc::UnboundedSender<Cmd>,
     peer: SocketAddr,
     next_token: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Why the connection task ended, set once when it does: later calls report the real reason.
+    closed: std::sync::Arc<std::sync::OnceLock<CloseReason>>,
 }
 
 impl fmt::Debug for Connection {
@@ -117,8 +119,9 @@ impl Connection {
         let (tx, rx) = mpsc::unbounded_channel();
         let conn = ClientConnection::new(options.config.clone(), options.assoc_group);
         let span = info_span!("rpc_client", peer = %addr);
-        tokio::spawn(run(stream, conn, rx, tx.clone(), options.kdc_timeout).instrument(span));
-        Ok(Self { tx, peer: addr, next_token: std::sync::Arc::default() })
+        let closed = std::sync::Arc::new(std::sync::OnceLock::new());
+        tokio::spawn(run(stream, conn, rx, tx.clone(), options.kdc_timeout, closed.clone()).instrument(span));
+        Ok(Self { tx, peer: addr, next_token: std::sync::Arc::default(), closed })
     }
 
     /// The server address.
@@ -127,8 +130,10 @@ impl Connection {
         self.peer
     }
 
-    fn closed_err() -> CallError {
-        CallError::ConnectionLost(CloseReason::Local)
+    /// The error for a command the connection task can no longer take: the reason it ended (the peer closed,
+    /// a protocol or security failure, a local close).
+    fn closed_err(&self) -> CallError {
+        CallError::ConnectionLost(self.closed.get().cloned().unwrap_or(CloseReason::Local))
     }
 
     /// Binds `interfaces` (with NDR64 offered too when `ndr64`) and the security context, if any.
@@ -161,8 +166,8 @@ impl Connection {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Cmd::Handshake { interfaces: interfaces.to_vec(), ndr64, security, first, reply })
-            .map_err(|_| Self::closed_err())?;
-        rx.await.map_err(|_| Self::closed_err())?
+            .map_err(|_| self.closed_err())?;
+        rx.await.map_err(|_| self.closed_err())?
     }
 
     /// Calls `opnum` on `ctx` with security context `security`, waiting at most `timeout` if given. Dropping the
@@ -178,12 +183,12 @@ impl Connection {
     ) -> Result<Bytes, CallError> {
         let token = self.next_token.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Cmd::Call { token, ctx, security, opnum, object, stub, reply }).map_err(|_| Self::closed_err())?;
+        self.tx.send(Cmd::Call { token, ctx, security, opnum, object, stub, reply }).map_err(|_| self.closed_err())?;
         let mut guard = CancelOnDrop { conn: self, token, armed: true };
         let result = match timeout {
-            None => rx.await.map_err(|_| Self::closed_err()),
+            None => rx.await.map_err(|_| self.closed_err()),
             Some(t) => match tokio::time::timeout(t, rx).await {
-                Ok(r) => r.map_err(|_| Self::closed_err()),
+                Ok(r) => r.map_err(|_| self.closed_err()),
                 Err(_) => {
                     guard.armed = false;
                     let _ = self.tx.send(Cmd::Abandon { token });
@@ -215,6 +220,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Cmd>,
     tx: mpsc::UnboundedSender<Cmd>,
     kdc_timeout: Duration,
+    closed: std::sync::Arc<std::sync::OnceLock<CloseReason>>,
 ) {
     // The task must not keep itself alive: hold only a weak sender for KDC replies.
     let weak = tx.downgrade();
@@ -252,13 +258,27 @@ async fn run(
             break;
         }
     }
-    // Whatever is still waiting learns the connection is gone.
+    // Whatever is still waiting learns the connection is gone, with the reason: calls in flight, a handshake,
+    // commands queued but never taken, and (through `closed`) every later command.
     let reason = t.conn.close_reason().cloned().unwrap_or(CloseReason::Local);
+    let _ = closed.set(reason.clone());
+    rx.close();
     for (_, reply) in t.calls.drain() {
         let _ = reply.send(Err(CallError::ConnectionLost(reason.clone())));
     }
     if let Some(h) = t.handshake.take() {
-        let _ = h.send(Err(CallError::ConnectionLost(reason)));
+        let _ = h.send(Err(CallError::ConnectionLost(reason.clone())));
+    }
+    while let Ok(cmd) = rx.try_recv() {
+        match cmd {
+            Cmd::Call { reply, .. } => {
+                let _ = reply.send(Err(CallError::ConnectionLost(reason.clone())));
+            }
+            Cmd::Handshake { reply, .. } => {
+                let _ = reply.send(Err(CallError::ConnectionLost(reason.clone())));
+            }
+            _ => {}
+        }
     }
     let _ = stream.shutdown().await;
 }
