@@ -20,7 +20,9 @@ commands:
   fuzz list               list fuzz targets
   fuzz smoke [SECONDS]    run every fuzz target (default 30 s each); also `fuzz --smoke`
   fuzz run TARGET [SECONDS]
-  bench                   cargo bench for the whole workspace
+  bench                   cargo bench for the whole workspace (codec and authentication layers)
+  bench peers [--quick]   our client and server against Samba and impacket in one run (issues 4 and 5):
+                          writes target/peerbench.md (installs and starts the Samba AD DC if needed)
 ";
 
 /// Crates that must stay free of I/O and heavy dependencies, and the crates they must not depend on.
@@ -82,6 +84,13 @@ fn run(args: &[&str]) -> Result<()> {
         ["fuzz", "run", target] => fuzz_run(target, 60),
         ["fuzz", "run", target, secs] => fuzz_run(target, secs.parse().context("SECONDS must be a number")?),
         ["bench"] => cmd("cargo", &["bench", "--workspace"]),
+        ["bench", "peers"] => {
+            cmd("cargo", &["run", "--release", "-p", "dcom-peerbench", "--", "all", "--out", "target/peerbench.md"])
+        }
+        ["bench", "peers", "--quick"] => cmd(
+            "cargo",
+            &["run", "--release", "-p", "dcom-peerbench", "--", "all", "--quick", "--out", "target/peerbench.md"],
+        ),
         _ => {
             eprint!("{USAGE}");
             bail!("unknown command {args:?}")
