@@ -332,7 +332,10 @@ pub(crate) fn run(rts: &Runtimes, p: &Params, report: &mut Report) -> Result<()>
                              one connection, interleaved in {LATENCY_ROUNDS} rounds (RPC to ours, raw echo, RPC to \
                              Samba) so that load from other processes hits all three alike. With the multi-thread \
                              runtime the calling loop runs in `block_on` on the main thread and our client's connection \
-                             task on a worker (two thread hand-offs per call; the raw echo client has one).\n\n",
+                             task on a worker (two thread hand-offs per call; the raw echo client has one). \
+                             Absolute round-trip times on this VM swing 2-3× from run to run (the same raw echo \
+                             measured anywhere from 14 to 64 µs, depending on whether a sleeping thread must be \
+                             woken on the other vCPU): compare within one run, by the ratio.\n\n",
                             l.req, l.resp, l.n
                         ));
                         described = true;
