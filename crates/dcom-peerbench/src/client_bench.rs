@@ -8,7 +8,7 @@ use dcom_pdu::AuthLevel;
 
 use crate::measure::{self, Job, Measured, interleaved, with_cpu, with_own_cpu};
 use crate::report::{Report, Table, dur, failed, rate, ratio};
-use crate::rpc::{Creds, Op, WKSSVC, open};
+use crate::rpc::{Creds, Op, WKSSVC, open, open_with};
 use crate::tools::{self, SambaCall};
 use crate::{Params, Runtimes};
 
@@ -50,13 +50,13 @@ pub(crate) fn run(rts: &Runtimes, p: &Params, report: &mut Report) -> Result<()>
         p.calls, p.py_calls, p.impacket_calls
     ));
     // `spawned`: the calling loop runs as a task on the runtime instead of in `block_on` on the main thread.
-    let ours_seq = |rt: &'static str, spawned: bool| -> Job<'_> {
+    let ours_seq = |rt: &'static str, spawned: bool, busy: Option<std::time::Duration>| -> Job<'_> {
         let (creds, op) = (creds.clone(), op.clone());
         let (warmup, calls) = (p.warmup, p.calls);
         Box::new(move || {
             let (creds, op) = (creds.clone(), op.clone());
             let run = async move {
-                let b = open(addr, WKSSVC, Some(&creds), level).await?;
+                let b = open_with(addr, WKSSVC, Some(&creds), level, busy).await?;
                 let m = measure::sequential(&b, &op, warmup, calls).await;
                 b.conn.close();
                 m
@@ -72,11 +72,13 @@ pub(crate) fn run(rts: &Runtimes, p: &Params, report: &mut Report) -> Result<()>
     let seq = interleaved(
         r,
         vec![
-            ours_seq("current", false),
-            ours_seq("multi", false),
-            ours_seq("multi", true),
+            ours_seq("current", false, None),
+            ours_seq("multi", false, None),
+            ours_seq("multi", true, None),
             Box::new(|| with_cpu(spid, || tools::samba(peers, addr, SambaCall::Wkssvc, p.py_calls, 1))),
             Box::new(|| with_cpu(spid, || tools::impacket(peers, addr, WKSSVC, &op, p.impacket_calls))),
+            ours_seq("current", false, Some(p.busy_poll)),
+            ours_seq("multi", true, Some(p.busy_poll)),
         ],
     );
     let mut seq = seq.into_iter();
@@ -119,6 +121,22 @@ pub(crate) fn run(rts: &Runtimes, p: &Params, report: &mut Report) -> Result<()>
             mode: "1 connection, 1 call at a time".into(),
             result: next(),
             note: "raw stub `0000000064000000`, `dce.call` + `dce.recv`; its timed loop only".into(),
+            sequential: true,
+        },
+        Row {
+            client: format!("ours (dcom-tokio), current-thread runtime, busy_poll {}", dur(Some(p.busy_poll))),
+            mode: "1 connection, 1 call at a time".into(),
+            result: next(),
+            note: "`ConnectOptions::busy_poll`: the connection task reads the socket without sleeping while its call \
+                   waits (opt-in; a core spins up to the budget per round trip)"
+                .into(),
+            sequential: true,
+        },
+        Row {
+            client: format!("ours (dcom-tokio), multi-thread runtime, busy_poll {}", dur(Some(p.busy_poll))),
+            mode: "1 connection, 1 call at a time, loop spawned as a task".into(),
+            result: next(),
+            note: "same, the calling loop a task on a multi-thread runtime".into(),
             sequential: true,
         },
     ];
@@ -204,7 +222,8 @@ pub(crate) fn run(rts: &Runtimes, p: &Params, report: &mut Report) -> Result<()>
     let cpu_of = |i: usize| rows.get(i).and_then(|r| r.result.as_ref().ok()).and_then(Measured::server_cpu_per_call);
     let (ours_cur, ours_multi, ours_spawned) = (rate_of(0), rate_of(1), rate_of(2));
     let (samba_seq, imp_seq) = (rate_of(3), rate_of(4));
-    let (infl_cur, samba_agg) = (rate_of(5), rate_of(8));
+    let (busy_cur, busy_spawned) = (rate_of(5), rate_of(6));
+    let (infl_cur, samba_agg) = (rate_of(7), rate_of(10));
 
     let mut md =
         format!("## Client: wkssvc NetrWkstaGetInfo(100), NTLM PKT_PRIVACY, Samba AD DC at {addr} (issue #4)\n\n");
@@ -275,7 +294,7 @@ pub(crate) fn run(rts: &Runtimes, p: &Params, report: &mut Report) -> Result<()>
             rate(i),
             rate(s),
             ratio(i / s),
-            dur(cpu_of(5)),
+            dur(cpu_of(7)),
             dur(cpu_of(0)),
         ));
     }
@@ -288,6 +307,8 @@ pub(crate) fn run(rts: &Runtimes, p: &Params, report: &mut Report) -> Result<()>
         ("current-thread", ours_cur),
         ("multi-thread, loop in block_on", ours_multi),
         ("multi-thread, loop spawned", ours_spawned),
+        ("current-thread, busy_poll", busy_cur),
+        ("multi-thread, loop spawned, busy_poll", busy_spawned),
     ] {
         report.goal(
             "#4",

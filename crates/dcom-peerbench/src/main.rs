@@ -52,6 +52,13 @@ struct ProbeArgs {
     /// Calls.
     #[arg(long, default_value_t = 10_000)]
     calls: u64,
+    /// Connections, each making calls/K calls one at a time, on a multi-thread runtime (default: one connection
+    /// on a current-thread runtime).
+    #[arg(long)]
+    conns: Option<usize>,
+    /// `ConnectOptions::busy_poll` in microseconds (one-connection mode).
+    #[arg(long)]
+    busy_poll_us: Option<u64>,
 }
 
 fn probe(a: &ProbeArgs) -> Result<ExitCode> {
@@ -59,10 +66,33 @@ fn probe(a: &ProbeArgs) -> Result<ExitCode> {
         "wkssvc" => (rpc::WKSSVC, rpc::Op::wkssvc_get_info_100()),
         _ => (rpc::MGMT, rpc::Op::is_server_listening()),
     };
+    if let Some(k) = a.conns.filter(|k| *k > 0) {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let m = measure::with_own_cpu(|| {
+            rt.block_on(measure::connections(
+                a.addr,
+                iface,
+                Some(&rpc::Creds::alice()),
+                dcom_pdu::AuthLevel::PKT_PRIVACY,
+                &op,
+                k,
+                a.calls / k as u64,
+            ))
+        })?;
+        println!(
+            "{} calls, {:.0} calls/s, client CPU/call {}",
+            m.calls,
+            m.rate(),
+            report::dur(m.client_cpu_per_call())
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let m = measure::with_own_cpu(|| {
         rt.block_on(async {
-            let b = rpc::open(a.addr, iface, Some(&rpc::Creds::alice()), dcom_pdu::AuthLevel::PKT_PRIVACY).await?;
+            let busy = a.busy_poll_us.map(std::time::Duration::from_micros);
+            let b = rpc::open_with(a.addr, iface, Some(&rpc::Creds::alice()), dcom_pdu::AuthLevel::PKT_PRIVACY, busy)
+                .await?;
             let m = measure::sequential(&b, &op, 10, a.calls).await;
             b.conn.close();
             m
@@ -123,6 +153,9 @@ struct Common {
     /// Also write the markdown report here (default: $CARGO_TARGET_DIR or ./target, then peerbench.md).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Budget of the rows with `ConnectOptions::busy_poll`, in microseconds.
+    #[arg(long, default_value_t = 200)]
+    busy_poll_us: u64,
 }
 
 /// The counts a run uses.
@@ -140,6 +173,8 @@ pub(crate) struct Params {
     pub(crate) idle_conns: usize,
     pub(crate) max_conns: usize,
     pub(crate) only: Vec<String>,
+    /// `ConnectOptions::busy_poll` of the busy-polling rows.
+    pub(crate) busy_poll: std::time::Duration,
 }
 
 impl Params {
@@ -180,6 +215,7 @@ impl Common {
             idle_conns: self.idle_conns.unwrap_or(if q { 100 } else { 1000 }).max(1),
             max_conns: self.max_conns.unwrap_or(if q { 500 } else { 10_000 }).max(1),
             only: self.only.clone(),
+            busy_poll: std::time::Duration::from_micros(self.busy_poll_us.max(1)),
         }
     }
 

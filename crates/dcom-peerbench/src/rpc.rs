@@ -51,10 +51,19 @@ pub(crate) struct Bound {
 
 /// Connects to `addr` and binds `iface`, with NTLM at `level` when `creds` is given.
 pub(crate) async fn open(addr: SocketAddr, iface: SyntaxId, creds: Option<&Creds>, level: AuthLevel) -> Result<Bound> {
-    let conn =
-        Connection::connect(addr, ConnectOptions { config: ClientConfig::default(), ..ConnectOptions::default() })
-            .await
-            .with_context(|| format!("connecting to {addr}"))?;
+    open_with(addr, iface, creds, level, None).await
+}
+
+/// [`open`] with [`ConnectOptions::busy_poll`] set to `busy_poll`.
+pub(crate) async fn open_with(
+    addr: SocketAddr,
+    iface: SyntaxId,
+    creds: Option<&Creds>,
+    level: AuthLevel,
+    busy_poll: Option<Duration>,
+) -> Result<Bound> {
+    let options = ConnectOptions { config: ClientConfig::default(), busy_poll, ..ConnectOptions::default() };
+    let conn = Connection::connect(addr, options).await.with_context(|| format!("connecting to {addr}"))?;
     let security = match creds {
         None => None,
         Some(c) => {

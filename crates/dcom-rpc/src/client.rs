@@ -6,7 +6,7 @@
 //! the end of the connection. [`ClientConnection::take_output`] returns the bytes to send.
 
 use core::fmt;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 use dcom_auth::{ClientContext, KdcRequest, Protection, ProtectionConfig, Step};
@@ -130,6 +130,17 @@ struct SecCtx {
     level: AuthLevel,
     context: Option<Box<dyn ClientContext>>,
     protection: Option<Protection>,
+    /// A response came back on a request whose verification trailer carried bitmask1 under this context: the
+    /// server has seen it, later requests leave it out (as Windows and Samba do).
+    bitmask1_verified: bool,
+}
+
+/// Which verification trailer commands a request carried ([MS-RPCE 2.2.2.13]): a verified response to it marks
+/// them as seen by the server.
+#[derive(Debug, Clone, Copy, Default)]
+struct VtSent {
+    bitmask1: bool,
+    pcontext: bool,
 }
 
 #[derive(Debug)]
@@ -151,6 +162,7 @@ struct Pending {
     security: Option<u32>,
     reassembler: Reassembler,
     cancelled: bool,
+    vt: VtSent,
 }
 
 /// One client connection.
@@ -164,8 +176,12 @@ pub struct ClientConnection {
     max_xmit: u16,
     max_recv: u16,
     header_sign: bool,
+    /// The bind offered PFC_SUPPORT_HEADER_SIGN (what bitmask1 tells the server, [MS-RPCE 2.2.2.13.2]).
+    offered_header_sign: bool,
     btfn: BtfnBitmask,
     contexts: HashMap<u16, PresentationContext>,
+    /// (presentation context, security context) pairs whose pcontext command the server has answered.
+    verified_pcontexts: HashSet<(u16, u32)>,
     security: HashMap<u32, SecCtx>,
     handshake: Option<Handshake>,
     pending: HashMap<u32, Pending>,
@@ -206,8 +222,10 @@ impl ClientConnection {
             assoc_group,
             bound: false,
             header_sign: false,
+            offered_header_sign: false,
             btfn: BtfnBitmask(0),
             contexts: HashMap::new(),
+            verified_pcontexts: HashSet::new(),
             security: HashMap::new(),
             handshake: None,
             pending: HashMap::new(),
@@ -326,6 +344,7 @@ impl ClientConnection {
                         level: s.level,
                         context: Some(s.context),
                         protection: None,
+                        bitmask1_verified: false,
                     },
                 );
                 Some(id)
@@ -451,6 +470,7 @@ impl ClientConnection {
             flags = flags.union(PfcFlags::CONC_MPX);
             if auth.is_some() && self.config.header_signing {
                 flags = flags.union(PfcFlags::SUPPORT_HEADER_SIGN);
+                self.offered_header_sign = true;
             }
             PduBody::Bind(body)
         } else {
@@ -573,60 +593,99 @@ impl ClientConnection {
                 None => return Err(CallError::NotBound(format!("security context {id} is not established"))),
             },
         };
-        let stub = if protects && self.config.verification_trailer {
-            self.with_verification_trailer(stub, call_id, &pres, opnum)
-        } else {
-            stub
+        let mut vt = VtSent::default();
+        let stub = match security {
+            Some(id) if protects && self.config.verification_trailer => {
+                vt = self.vt_needed(id, pres.id);
+                self.with_verification_trailer(stub, vt, call_id, &pres, opnum)
+            }
+            _ => stub,
         };
         let kind = CallKind::Request { p_cont_id: pres.id, opnum, object };
         let pdus = build_fragments(call_id, kind, &stub, self.max_xmit, PfcFlags(0), template)
             .map_err(|e| local(e.to_string()))?;
-        let mut buf = Vec::new();
-        let mut out = Vec::new();
-        for pdu in pdus {
-            buf.clear();
-            pdu.encode(&mut buf).map_err(|e| local(e.to_string()))?;
-            if let Some(id) = security
-                && let Some(p) = self.security.get_mut(&id).and_then(|s| s.protection.as_mut())
-                && p.protects_pdus()
-            {
-                p.protect_frame(&mut buf).map_err(|e| CallError::Security(e.to_string()))?;
-            }
-            out.extend_from_slice(&buf);
+        // Encoded and protected in place at the end of the output buffer; on an error nothing is left of it.
+        let start = self.out.len();
+        let r = self.encode_protected(&pdus, security, start);
+        if r.is_err() {
+            self.out.truncate(start);
         }
-        self.out.extend_from_slice(&out);
+        r?;
         let limits = ReassemblyLimits { max_stub_size: self.config.max_response_size, max_fragments: 1 << 20 };
         self.pending.insert(
             call_id,
-            Pending { p_cont_id: pres.id, security, reassembler: Reassembler::new(limits), cancelled: false },
+            Pending { p_cont_id: pres.id, security, reassembler: Reassembler::new(limits), cancelled: false, vt },
         );
         Ok(call_id)
     }
 
-    /// MS-RPCE 3.3.1.5.2.2 / 2.2.2.13: bitmask1, pcontext and header2, after the stub aligned to 4.
-    fn with_verification_trailer(&self, stub: Bytes, call_id: u32, pres: &PresentationContext, opnum: u16) -> Bytes {
+    fn encode_protected(&mut self, pdus: &[Pdu], security: Option<u32>, start: usize) -> Result<(), CallError> {
+        let mut at = start;
+        for pdu in pdus {
+            pdu.encode(&mut self.out).map_err(|e| local(e.to_string()))?;
+            if let Some(id) = security
+                && let Some(p) = self.security.get_mut(&id).and_then(|s| s.protection.as_mut())
+                && p.protects_pdus()
+            {
+                let frame = self.out.get_mut(at..).ok_or_else(|| local("encoded pdu vanished"))?;
+                p.protect_frame(frame).map_err(|e| CallError::Security(e.to_string()))?;
+            }
+            at = self.out.len();
+        }
+        Ok(())
+    }
+
+    /// Which commands the next request on (`security`, `p_cont_id`) carries. [MS-RPCE 2.2.2.13] asks for the
+    /// trailer where the security provider cannot protect parts of the PDU; like Windows and Samba we send
+    /// bitmask1 and pcontext until a response under the context shows the server has checked them, and header2
+    /// only when the header itself is not signed (header signing protects it, [MS-RPCE 3.3.1.5.2.2]).
+    fn vt_needed(&self, security: u32, p_cont_id: u16) -> VtSent {
+        VtSent {
+            bitmask1: self.offered_header_sign && !self.security.get(&security).is_some_and(|s| s.bitmask1_verified),
+            pcontext: !self.verified_pcontexts.contains(&(p_cont_id, security)),
+        }
+    }
+
+    /// MS-RPCE 3.3.1.5.2.2 / 2.2.2.13: bitmask1 and pcontext as `vt` says, header2 without header signing, after
+    /// the stub aligned to 4. Nothing is appended when no command is needed.
+    fn with_verification_trailer(
+        &self,
+        stub: Bytes,
+        vt: VtSent,
+        call_id: u32,
+        pres: &PresentationContext,
+        opnum: u16,
+    ) -> Bytes {
         let transfer = if pres.ndr64 { SyntaxId::NDR64 } else { SyntaxId::NDR20 };
-        let vt = VerificationTrailer {
-            commands: vec![
-                VtCommand::Bitmask1 {
-                    must_process: false,
-                    bits: if self.header_sign { dcom_pdu::CLIENT_SUPPORT_HEADER_SIGNING } else { 0 },
+        let mut commands = Vec::with_capacity(3);
+        if vt.bitmask1 {
+            commands.push(VtCommand::Bitmask1 { must_process: false, bits: dcom_pdu::CLIENT_SUPPORT_HEADER_SIGNING });
+        }
+        if vt.pcontext {
+            commands.push(VtCommand::Pcontext {
+                must_process: false,
+                interface_id: pres.interface,
+                transfer_syntax: transfer,
+            });
+        }
+        if !self.header_sign {
+            commands.push(VtCommand::Header2 {
+                must_process: false,
+                header: VtHeader2 {
+                    ptype: PacketType::REQUEST,
+                    reserved1: 0,
+                    reserved2: 0,
+                    drep: DataRep::LITTLE_ENDIAN,
+                    call_id,
+                    p_cont_id: pres.id,
+                    opnum,
                 },
-                VtCommand::Pcontext { must_process: false, interface_id: pres.interface, transfer_syntax: transfer },
-                VtCommand::Header2 {
-                    must_process: false,
-                    header: VtHeader2 {
-                        ptype: PacketType::REQUEST,
-                        reserved1: 0,
-                        reserved2: 0,
-                        drep: DataRep::LITTLE_ENDIAN,
-                        call_id,
-                        p_cont_id: pres.id,
-                        opnum,
-                    },
-                },
-            ],
-        };
+            });
+        }
+        if commands.is_empty() {
+            return stub;
+        }
+        let vt = VerificationTrailer { commands };
         let mut v = stub.to_vec();
         if let Err(e) = vt.append_to(&mut v, 0, ByteOrder::Little) {
             warn!(error = %e, "cannot append the verification trailer");
@@ -894,6 +953,20 @@ impl ClientConnection {
         if let Some(p) = self.pending.remove(&call_id)
             && !p.cancelled
         {
+            // A verified response (not a fault) to a request that carried bitmask1 or pcontext: the server
+            // accepted them; later requests under the same contexts leave them out.
+            if result.is_ok()
+                && let Some(id) = p.security
+            {
+                if p.vt.pcontext {
+                    self.verified_pcontexts.insert((p.p_cont_id, id));
+                }
+                if p.vt.bitmask1
+                    && let Some(s) = self.security.get_mut(&id)
+                {
+                    s.bitmask1_verified = true;
+                }
+            }
             self.events.push_back(ClientEvent::Response { call_id, result });
         }
     }

@@ -1108,19 +1108,20 @@ impl ServerConnection {
                 return Ok(());
             }
         };
-        let mut buf = Vec::new();
+        // Each fragment is encoded at the end of the output buffer and protected there, in place.
         for pdu in pdus {
-            buf.clear();
-            if let Err(e) = pdu.encode(&mut buf) {
+            let start = self.out.len();
+            if let Err(e) = pdu.encode(&mut self.out) {
                 warn!(call_id, error = %e, "cannot encode a response fragment");
+                self.out.truncate(start);
                 return Err(self.fail(proto(None, e.to_string())));
             }
             if let Some(p) = protection.as_deref_mut().filter(|p| p.protects_pdus())
-                && let Err(e) = p.protect_frame(&mut buf)
+                && let Err(e) = p.protect_frame(self.out.get_mut(start..).unwrap_or_default())
             {
+                self.out.truncate(start);
                 return Err(self.fail(CloseReason::Security(format!("protecting a response: {e}"))));
             }
-            self.out.extend_from_slice(&buf);
         }
         Ok(())
     }

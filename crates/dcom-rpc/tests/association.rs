@@ -385,3 +385,57 @@ fn connect_context_refuses_a_verifier_claiming_another_level() {
     }
     assert_eq!(p.calls_seen.len(), before);
 }
+
+/// The verification trailer of each request at PKT_INTEGRITY (the stub travels in clear there), read from the
+/// client's bytes before the server gets them: `(bitmask1, pcontext, header2)` present.
+fn vt_in(out: &[u8]) -> Option<dcom_pdu::VerificationTrailer> {
+    let pdu = dcom_pdu::Pdu::decode(Bytes::copy_from_slice(out)).unwrap();
+    let req = match pdu.body {
+        dcom_pdu::PduBody::Request(r) => Some(r),
+        _ => None,
+    }
+    .expect("a request pdu");
+    dcom_pdu::VerificationTrailer::find(&req.stub, dcom_pdu::ByteOrder::Little).unwrap().map(|(_, vt)| vt)
+}
+
+fn vt_of_next_request(p: &mut Pair, ctx: PresentationContext, sec: u32, stub: &[u8]) -> (bool, bool, bool) {
+    let id = p.client.request(ctx, Some(sec), 0, None, Bytes::copy_from_slice(stub)).unwrap();
+    let out = p.client.take_output();
+    let vt = vt_in(&out);
+    p.server.receive(&out).unwrap();
+    let events = p.pump();
+    let answered =
+        events.iter().any(|e| matches!(e, ClientEvent::Response { call_id, result: Ok(_) } if *call_id == id));
+    assert!(answered, "call {id} answered");
+    vt.map_or((false, false, false), |vt| (vt.bitmask1().is_some(), vt.pcontext().is_some(), vt.header2().is_some()))
+}
+
+/// [MS-RPCE 2.2.2.13, 3.3.1.5.2.2]: bitmask1 and pcontext go on requests until a response under the context shows
+/// the server checked them (Windows and Samba send them on the first request only); header2 goes on every request
+/// whose header is not signed, and never once header signing is negotiated.
+#[test]
+fn verification_trailer_until_verified_and_header2_only_without_header_signing() {
+    for header_signing in [true, false] {
+        let mut p = pair();
+        p.client = ClientConnection::new(ClientConfig { header_signing, ..ClientConfig::default() }, 0);
+        let bound = p.bind(&[ECHO, SECURE], false, Some(ntlm(AuthLevel::PKT_INTEGRITY, 3, "Passw0rd!Alice"))).unwrap();
+        assert_eq!(bound.header_signing, header_signing);
+        let echo = bound.contexts[0].1.unwrap();
+        let first = vt_of_next_request(&mut p, echo, 3, b"one!");
+        assert_eq!(first, (header_signing, true, !header_signing), "first request, header signing {header_signing}");
+        let second = vt_of_next_request(&mut p, echo, 3, b"two!");
+        assert_eq!(second, (false, false, !header_signing), "second request, header signing {header_signing}");
+        // Another presentation context under the same security context: its pcontext is new, bitmask1 is not.
+        let secure = bound.contexts[1].1.unwrap();
+        p.client.request(secure, Some(3), 0, None, Bytes::from_static(b"deny")).unwrap();
+        let out = p.client.take_output();
+        let vt = vt_in(&out).expect("a verification trailer");
+        assert!(vt.pcontext().is_some() && vt.bitmask1().is_none());
+        // SECURE wants privacy: a fault does not verify the pcontext, the next request carries it again.
+        p.server.receive(&out).unwrap();
+        p.pump();
+        p.client.request(secure, Some(3), 0, None, Bytes::from_static(b"deny")).unwrap();
+        let vt = vt_in(&p.client.take_output()).expect("a verification trailer");
+        assert!(vt.pcontext().is_some(), "pcontext again after a fault");
+    }
+}

@@ -29,6 +29,15 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Timeout of each KDC exchange.
     pub kdc_timeout: Duration,
+    /// Busy-poll the socket for up to this long after sending while calls wait for their responses, instead of
+    /// going back to the reactor at once (off by default). A response that arrives within the budget is read
+    /// without the thread ever sleeping: no wake-up of this thread, and the server's send wakes no one. On
+    /// machines where a wake-up is expensive (virtual machines, where it is an inter-processor interrupt through
+    /// the hypervisor) this halves the latency of small calls; the price is a core spinning for up to the budget
+    /// per round trip, and on a current-thread runtime the other tasks wait meanwhile. For callers that make
+    /// one latency-bound call after another; keep it off for many connections on few cores. Costs one more file
+    /// descriptor per connection (a duplicate of the socket, read without the reactor).
+    pub busy_poll: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
@@ -38,6 +47,7 @@ impl Default for ConnectOptions {
             assoc_group: 0,
             connect_timeout: Duration::from_secs(10),
             kdc_timeout: Duration::from_secs(10),
+            busy_poll: None,
         }
     }
 }
@@ -120,7 +130,19 @@ impl Connection {
         let conn = ClientConnection::new(options.config.clone(), options.assoc_group);
         let span = info_span!("rpc_client", peer = %addr);
         let closed = std::sync::Arc::new(std::sync::OnceLock::new());
-        tokio::spawn(run(stream, conn, rx, tx.clone(), options.kdc_timeout, closed.clone()).instrument(span));
+        // The duplicate descriptor shares the socket's open file description, so it is non-blocking like the one
+        // tokio registered; it is only ever read from, and only while busy-polling.
+        let spin = options.busy_poll.filter(|d| !d.is_zero()).and_then(|budget| {
+            use std::os::fd::AsFd as _;
+            match stream.as_fd().try_clone_to_owned() {
+                Ok(fd) => Some(Spin { sock: std::net::TcpStream::from(fd), budget }),
+                Err(e) => {
+                    warn!(error = %e, "cannot duplicate the socket: busy polling off");
+                    None
+                }
+            }
+        });
+        tokio::spawn(run(stream, conn, rx, tx.clone(), options.kdc_timeout, closed.clone(), spin).instrument(span));
         Ok(Self { tx, peer: addr, next_token: std::sync::Arc::default(), closed })
     }
 
@@ -214,6 +236,59 @@ struct Task {
     by_call: HashMap<u32, u64>,
 }
 
+/// Busy polling ([`ConnectOptions::busy_poll`]): a duplicate of the socket read without the reactor, and the budget.
+struct Spin {
+    sock: std::net::TcpStream,
+    budget: Duration,
+}
+
+/// What a busy-poll round ended with.
+enum Spun {
+    /// Bytes arrived (fed to the connection) or a command was taken: dispatch and write, then maybe spin again.
+    Progress,
+    /// Nothing within the budget: back to the reactor.
+    Idle,
+    /// The peer closed or the socket failed.
+    Closed,
+}
+
+impl Spin {
+    /// Reads the socket without sleeping until bytes arrive, a command comes, or the budget is spent.
+    fn poll(&self, t: &mut Task, rx: &mut mpsc::UnboundedReceiver<Cmd>, buf: &mut [u8]) -> Spun {
+        use std::io::Read as _;
+        let start = std::time::Instant::now();
+        loop {
+            match (&self.sock).read(buf) {
+                Ok(0) => return Spun::Closed,
+                Ok(n) => {
+                    let _ = t.conn.receive(buf.get(..n).unwrap_or_default());
+                    return Spun::Progress;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return Spun::Closed,
+            }
+            match rx.try_recv() {
+                Ok(Cmd::Close) => {
+                    t.conn.closed(CloseReason::Local);
+                    return Spun::Progress;
+                }
+                Ok(cmd) => {
+                    t.command(cmd);
+                    return Spun::Progress;
+                }
+                // Every handle is gone: the reactor loop sees it too and ends the connection.
+                Err(mpsc::error::TryRecvError::Disconnected) => return Spun::Idle,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            if start.elapsed() >= self.budget {
+                return Spun::Idle;
+            }
+            core::hint::spin_loop();
+        }
+    }
+}
+
 async fn run(
     mut stream: TcpStream,
     conn: ClientConnection,
@@ -221,13 +296,14 @@ async fn run(
     tx: mpsc::UnboundedSender<Cmd>,
     kdc_timeout: Duration,
     closed: std::sync::Arc<std::sync::OnceLock<CloseReason>>,
+    spin: Option<Spin>,
 ) {
     // The task must not keep itself alive: hold only a weak sender for KDC replies.
     let weak = tx.downgrade();
     drop(tx);
     let mut t = Task { conn, handshake: None, calls: HashMap::new(), tokens: HashMap::new(), by_call: HashMap::new() };
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
+    'outer: loop {
         tokio::select! {
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { break };
@@ -247,15 +323,28 @@ async fn run(
                 }
             }
         }
-        t.dispatch(&weak, kdc_timeout);
-        let out = t.conn.take_output();
-        if !out.is_empty() && stream.write_all(&out).await.is_err() {
-            t.conn.closed(CloseReason::PeerClosed);
+        loop {
             t.dispatch(&weak, kdc_timeout);
-            break;
-        }
-        if t.conn.close_reason().is_some() {
-            break;
+            let out = t.conn.take_output();
+            if !out.is_empty() && stream.write_all(&out).await.is_err() {
+                t.conn.closed(CloseReason::PeerClosed);
+                t.dispatch(&weak, kdc_timeout);
+                break 'outer;
+            }
+            if t.conn.close_reason().is_some() {
+                break 'outer;
+            }
+            // Busy-poll while calls wait for their responses (and only then).
+            let Some(s) = spin.as_ref().filter(|_| !t.calls.is_empty()) else { break };
+            match s.poll(&mut t, &mut rx, &mut buf) {
+                Spun::Progress => {}
+                Spun::Idle => break,
+                Spun::Closed => {
+                    t.conn.closed(CloseReason::PeerClosed);
+                    t.dispatch(&weak, kdc_timeout);
+                    break 'outer;
+                }
+            }
         }
     }
     // Whatever is still waiting learns the connection is gone, with the reason: calls in flight, a handshake,

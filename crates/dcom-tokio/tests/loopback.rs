@@ -112,3 +112,42 @@ async fn timeout_cancel_and_lost_connection() {
     let r = conn.call(ctx, None, 0, None, Bytes::from_static(b"late"), Some(Duration::from_secs(5))).await;
     assert!(matches!(r, Err(CallError::ConnectionLost(_))), "{r:?}");
 }
+
+/// [`ConnectOptions::busy_poll`]: responses read by spinning on the socket, responses that come after the budget
+/// read through the reactor, calls in flight and fragmented both ways, a timeout, and the end of the connection
+/// noticed while spinning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_poll_reads_responses_within_and_after_the_budget() {
+    let srv = server().await;
+    let opts = ConnectOptions { busy_poll: Some(Duration::from_micros(200)), ..ConnectOptions::default() };
+    let conn = Connection::connect(srv.local_addr(), opts).await.unwrap();
+    let ctx = conn.bind(&[ECHO], false, Some(ntlm(1))).await.unwrap().contexts[0].1.unwrap();
+    for i in 0..200u32 {
+        let stub = Bytes::from(i.to_le_bytes().to_vec());
+        assert_eq!(conn.call(ctx, Some(1), 0, None, stub.clone(), None).await.unwrap(), stub);
+    }
+    let mut futs = Vec::new();
+    for i in 0..16u32 {
+        let c = conn.clone();
+        futs.push(tokio::spawn(async move {
+            let stub = Bytes::from(vec![u8::try_from(i).unwrap(); 30_000 + i as usize]);
+            let r = c.call(ctx, Some(1), 0, None, stub.clone(), Some(Duration::from_secs(10))).await.unwrap();
+            assert_eq!(r, stub);
+        }));
+    }
+    for f in futs {
+        f.await.unwrap();
+    }
+    // Longer than the budget: the spin gives up, the reactor delivers the timeout and the connection goes on.
+    let r = conn.call(ctx, Some(1), 1, None, Bytes::new(), Some(Duration::from_millis(50))).await;
+    assert_eq!(r.unwrap_err(), CallError::TimedOut);
+    assert_eq!(&conn.call(ctx, Some(1), 0, None, Bytes::from_static(b"ok"), None).await.unwrap()[..], b"ok");
+    let c2 = conn.clone();
+    let waiting = tokio::spawn(async move { c2.call(ctx, Some(1), 1, None, Bytes::new(), None).await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    srv.shutdown().await;
+    let r = tokio::time::timeout(Duration::from_secs(20), waiting).await.unwrap().unwrap();
+    assert_eq!(r.unwrap(), Bytes::new(), "the call in flight completes during graceful shutdown");
+    let r = conn.call(ctx, Some(1), 0, None, Bytes::from_static(b"late"), Some(Duration::from_secs(5))).await;
+    assert!(matches!(r, Err(CallError::ConnectionLost(_))), "{r:?}");
+}

@@ -12,6 +12,58 @@ use crate::secret::{SecretBytes, ct_eq, wipe};
 
 type HmacMd5 = Hmac<Md5>;
 
+// The keyed signing state is secret-equivalent: md-5's `zeroize` feature must wipe it on drop.
+const _: fn() = || {
+    fn wiped_on_drop<T: hmac::digest::zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<Md5>();
+};
+
+/// HMAC-MD5 (RFC 2104) with the key's inner and outer pad blocks hashed once: each message clones the two MD5
+/// states instead of hashing both pad blocks again (two of the five compressions of a small NTLM message). Both
+/// states are wiped on drop.
+#[derive(Clone)]
+struct KeyedHmacMd5 {
+    inner: Md5,
+    outer: Md5,
+}
+
+impl KeyedHmacMd5 {
+    /// RFC 2104 section 2; keys longer than the 64-byte block are hashed first (NTLM keys are 16 bytes).
+    fn new(key: &[u8]) -> Self {
+        let mut block = [0u8; 64];
+        if key.len() > block.len() {
+            let digest: [u8; 16] = Md5::digest(key).into();
+            block[..16].copy_from_slice(&digest);
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let mut pad = [0u8; 64];
+        for (p, b) in pad.iter_mut().zip(block.iter()) {
+            *p = b ^ 0x36;
+        }
+        let mut inner = Md5::new();
+        inner.update(pad);
+        for (p, b) in pad.iter_mut().zip(block.iter()) {
+            *p = b ^ 0x5c;
+        }
+        let mut outer = Md5::new();
+        outer.update(pad);
+        wipe(&mut pad);
+        wipe(&mut block);
+        Self { inner, outer }
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 16] {
+        let mut inner = self.inner.clone();
+        for p in parts {
+            inner.update(p);
+        }
+        let mut outer = self.outer.clone();
+        outer.update(inner.finalize());
+        outer.finalize().into()
+    }
+}
+
 /// NTLMSSP_NEGOTIATE_* flags used here ([MS-NLMP] 2.2.2.5).
 pub mod flags {
     /// NTLMSSP_NEGOTIATE_UNICODE.
@@ -181,7 +233,8 @@ pub enum Direction {
 
 /// The signing key and sealing RC4 state of one direction ([MS-NLMP] 3.4.5.2, 3.4.5.3, 3.4.4.2).
 pub(crate) struct DirectionKeys {
-    sign_key: [u8; 16],
+    /// HMAC-MD5 keyed with the signing key once per context.
+    sign_mac: KeyedHmacMd5,
     seal: Rc4,
     key_exch: bool,
 }
@@ -189,12 +242,6 @@ pub(crate) struct DirectionKeys {
 impl fmt::Debug for DirectionKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DirectionKeys").field("key_exch", &self.key_exch).finish_non_exhaustive()
-    }
-}
-
-impl Drop for DirectionKeys {
-    fn drop(&mut self) {
-        wipe(&mut self.sign_key);
     }
 }
 
@@ -208,7 +255,9 @@ impl DirectionKeys {
             Direction::ClientToServer => (C2S_SIGN, C2S_SEAL),
             Direction::ServerToClient => (S2C_SIGN, S2C_SEAL),
         };
-        let sign_key = md5(&[exported, sign_magic]);
+        let mut sign_key = md5(&[exported, sign_magic]);
+        let sign_mac = KeyedHmacMd5::new(&sign_key);
+        wipe(&mut sign_key);
         let seal_base: &[u8] = if flags & flags::NEG_128 != 0 {
             exported
         } else if flags & flags::NEG_56 != 0 {
@@ -219,20 +268,25 @@ impl DirectionKeys {
         let mut seal_key = md5(&[seal_base, seal_magic]);
         let seal = rc4(&seal_key)?;
         wipe(&mut seal_key);
-        Ok(Self { sign_key, seal, key_exch: flags & flags::KEY_EXCH != 0 })
+        Ok(Self { sign_mac, seal, key_exch: flags & flags::KEY_EXCH != 0 })
     }
 
     /// HMAC_MD5(SigningKey, SeqNum || message...)[0..8] ([MS-NLMP] 3.4.4.2); NTLMv2 covers every buffer
     /// ([MS-NLMP] 3.4.6.1).
     fn raw_checksum(&self, seq: u32, buffers: &[&[u8]]) -> [u8; 8] {
         let seq_le = seq.to_le_bytes();
-        // INVARIANT: HMAC accepts keys of any length, new_from_slice cannot fail.
-        let Ok(mut mac) = <HmacMd5 as KeyInit>::new_from_slice(&self.sign_key) else { return [0; 8] };
-        mac.update(&seq_le);
-        for b in buffers {
-            mac.update(b);
-        }
-        let full: [u8; 16] = mac.finalize().into_bytes().into();
+        let mut parts: [&[u8]; 5] = [&seq_le, &[], &[], &[], &[]];
+        let full = if buffers.len() <= 4 {
+            for (slot, b) in parts.iter_mut().skip(1).zip(buffers) {
+                *slot = b;
+            }
+            self.sign_mac.mac(&parts)
+        } else {
+            let mut all: Vec<&[u8]> = Vec::with_capacity(buffers.len() + 1);
+            all.push(&seq_le);
+            all.extend_from_slice(buffers);
+            self.sign_mac.mac(&all)
+        };
         let mut out = [0u8; 8];
         out.copy_from_slice(full.get(..8).unwrap_or(&[0; 8]));
         out
@@ -335,4 +389,36 @@ pub struct NtlmSessionKeys {
     pub exported: SecretBytes,
     /// Negotiated flags (from the AUTHENTICATE message).
     pub flags: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0)).collect()
+    }
+
+    /// RFC 2202 section 2 test cases 1, 2, 3, 6 (a key longer than the block) and a message split in parts,
+    /// checked against the RFC's digests and against the `hmac` crate.
+    #[test]
+    fn keyed_hmac_md5_matches_rfc_2202_and_the_hmac_crate() {
+        let cases: [(Vec<u8>, Vec<u8>, &str); 4] = [
+            (vec![0x0b; 16], b"Hi There".to_vec(), "9294727a3638bb1c13f48ef8158bfc9d"),
+            (b"Jefe".to_vec(), b"what do ya want for nothing?".to_vec(), "750c783e6ab0b503eaa86e310a5db738"),
+            (vec![0xaa; 16], vec![0xdd; 50], "56be34521d144c88dbb8c733f0e8b3f6"),
+            (
+                vec![0xaa; 80],
+                b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
+                "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd",
+            ),
+        ];
+        for (key, msg, want) in cases {
+            let k = KeyedHmacMd5::new(&key);
+            assert_eq!(k.mac(&[&msg]).to_vec(), hex(want));
+            let (a, b) = msg.split_at(msg.len() / 3);
+            assert_eq!(k.mac(&[a, b]).to_vec(), hex(want), "same state reused, message in two parts");
+            assert_eq!(hmac_md5(&key, &[&msg]).to_vec(), hex(want));
+        }
+    }
 }
