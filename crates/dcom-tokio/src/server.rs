@@ -370,13 +370,20 @@ async fn serve_connection(
 ) {
     let mut conn = ServerConnection::new(shared.config.clone(), shared.registry.clone(), shared.groups.clone());
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
-    let mut cancels: HashMap<u32, watch::Sender<bool>> = HashMap::new();
+    let mut cancels = Cancels::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut stopping = false;
     let idle = shared.limits.idle_timeout;
+    // The timer is armed once and re-armed only when it fires before the (moving) deadline: a call does not touch
+    // the timer wheel, it only moves `deadline`.
     let mut deadline = tokio::time::Instant::now() + idle;
+    let timer = tokio::time::sleep_until(deadline);
+    tokio::pin!(timer);
+    // One `changed()` future for the whole connection (not one per loop turn).
+    let stop_signal = stop.changed();
+    tokio::pin!(stop_signal);
     loop {
-        if stopping && cancels.is_empty() {
+        if stopping && cancels.in_flight.is_empty() {
             conn.shutdown();
             let out = conn.take_output();
             let _ = stream.write_all(&out).await;
@@ -392,8 +399,12 @@ async fn serve_connection(
                 let data = buf.get(..n).unwrap_or_default();
                 let result = conn.receive(data);
                 // A partial PDU must complete within pdu_timeout; a whole one resets the idle timer.
-                deadline = tokio::time::Instant::now()
+                let next = tokio::time::Instant::now()
                     + if conn.buffered() > 0 { shared.limits.pdu_timeout.min(idle) } else { idle };
+                if next < deadline {
+                    timer.as_mut().reset(next);
+                }
+                deadline = next;
                 while let Some(ev) = conn.poll_event() {
                     handle_event(ev, &shared, peer, &done_tx, &mut cancels, &mut conn);
                 }
@@ -404,7 +415,7 @@ async fn serve_connection(
                 }
             }
             Some(done) = done_rx.recv() => {
-                cancels.remove(&done.call_id);
+                cancels.in_flight.remove(&done.call_id);
                 shared.stats.calls_out.fetch_add(1, Ordering::Relaxed);
                 if conn.respond(done.call_id, done.outcome).is_err() {
                     let _ = flush(&mut stream, &mut conn, &shared).await;
@@ -412,22 +423,56 @@ async fn serve_connection(
                 }
                 if !flush(&mut stream, &mut conn, &shared).await { break; }
             }
-            () = tokio::time::sleep_until(deadline), if !stopping => {
+            () = &mut timer, if !stopping => {
+                if tokio::time::Instant::now() < deadline {
+                    // Traffic moved the deadline since the timer was armed.
+                    timer.as_mut().reset(deadline);
+                    continue;
+                }
                 let what = if conn.buffered() > 0 { "slow sender" } else { "idle" };
-                if cancels.is_empty() || conn.buffered() > 0 {
+                if cancels.in_flight.is_empty() || conn.buffered() > 0 {
                     debug!(what, "closing connection on timeout");
                     conn.closed(CloseReason::Limit(what.into()));
                     break;
                 }
                 deadline = tokio::time::Instant::now() + idle;
+                timer.as_mut().reset(deadline);
             }
-            _ = stop.changed(), if !stopping => {
+            _ = &mut stop_signal, if !stopping => {
                 stopping = true;
             }
         }
     }
-    for (_, c) in cancels {
+    for (_, c) in cancels.in_flight {
         let _ = c.send(true);
+    }
+}
+
+/// The cancel signals of the calls running as tasks, and a spare sender for the next call: a call answered inline
+/// gives its sender back (nobody else holds a receiver), so most calls create no channel at all.
+#[derive(Default)]
+struct Cancels {
+    in_flight: HashMap<u32, watch::Sender<bool>>,
+    spare: Option<watch::Sender<bool>>,
+}
+
+impl Cancels {
+    /// A fresh (not cancelled) signal and its receiver.
+    fn take(&mut self) -> (watch::Sender<bool>, watch::Receiver<bool>) {
+        match self.spare.take() {
+            Some(tx) => {
+                let rx = tx.subscribe();
+                (tx, rx)
+            }
+            None => watch::channel(false),
+        }
+    }
+
+    /// Gives back a sender whose call is over, if no receiver outlived the call and it was never set.
+    fn give_back(&mut self, tx: watch::Sender<bool>) {
+        if tx.receiver_count() == 0 && !*tx.borrow() {
+            self.spare = Some(tx);
+        }
     }
 }
 
@@ -448,7 +493,7 @@ fn handle_event(
     shared: &Arc<Shared>,
     peer: SocketAddr,
     done: &mpsc::UnboundedSender<Finished>,
-    cancels: &mut HashMap<u32, watch::Sender<bool>>,
+    cancels: &mut Cancels,
     conn: &mut ServerConnection,
 ) {
     shared.stats.pkts_in.fetch_add(1, Ordering::Relaxed);
@@ -463,7 +508,7 @@ fn handle_event(
                 let _ = conn.respond(call.call_id, CallOutcome::NotExecuted(Status::RPC_S_SERVER_TOO_BUSY));
                 return;
             };
-            let (cancel_tx, cancel_rx) = watch::channel(false);
+            let (cancel_tx, cancel_rx) = cancels.take();
             let ctx = CallContext {
                 security: call.security.clone(),
                 interface: call.interface,
@@ -489,12 +534,14 @@ fn handle_event(
                 fut.as_mut().poll(&mut cx)
             });
             if let core::task::Poll::Ready(outcome) = first {
+                drop(fut);
                 drop(permit);
+                cancels.give_back(cancel_tx);
                 shared.stats.calls_out.fetch_add(1, Ordering::Relaxed);
                 let _ = conn.respond(call_id, outcome);
                 return;
             }
-            cancels.insert(call_id, cancel_tx);
+            cancels.in_flight.insert(call_id, cancel_tx);
             let done = done.clone();
             tokio::spawn(
                 async move {
@@ -505,13 +552,8 @@ fn handle_event(
                 .instrument(span),
             );
         }
-        ServerEvent::Cancel { call_id } => {
-            if let Some(c) = cancels.get(&call_id) {
-                let _ = c.send(true);
-            }
-        }
-        ServerEvent::Orphaned { call_id } => {
-            if let Some(c) = cancels.get(&call_id) {
+        ServerEvent::Cancel { call_id } | ServerEvent::Orphaned { call_id } => {
+            if let Some(c) = cancels.in_flight.get(&call_id) {
                 let _ = c.send(true);
             }
         }
