@@ -21,6 +21,8 @@ pub(crate) struct Measured {
     pub(crate) latencies: Vec<Duration>,
     /// CPU time (user + system) the server process used meanwhile, when known.
     pub(crate) server_cpu: Option<Duration>,
+    /// The system (kernel) part of `server_cpu`.
+    pub(crate) server_sys: Option<Duration>,
     /// CPU time this process (our client) used meanwhile, for runs of our client.
     pub(crate) client_cpu: Option<Duration>,
     /// Lowest and highest rate over the repeated runs this one is the median of.
@@ -35,6 +37,7 @@ impl Measured {
             wall: Duration::from_secs_f64(seconds.max(0.0)),
             latencies: Vec::new(),
             server_cpu: None,
+            server_sys: None,
             client_cpu: None,
             spread: None,
         }
@@ -63,6 +66,13 @@ impl Measured {
         self.server_cpu.map(|c| c / calls)
     }
 
+    /// Server CPU time per call split as (user, system).
+    pub(crate) fn server_split_per_call(&self) -> Option<(Duration, Duration)> {
+        let calls = u32::try_from(self.calls).ok().filter(|c| *c > 0)?;
+        let (total, sys) = (self.server_cpu?, self.server_sys?);
+        Some((total.saturating_sub(sys) / calls, sys / calls))
+    }
+
     /// Mean time per call (wall / calls).
     pub(crate) fn mean_call(&self) -> Option<Duration> {
         u32::try_from(self.calls).ok().filter(|c| *c > 0).map(|c| self.wall / c)
@@ -72,20 +82,26 @@ impl Measured {
 /// CPU time (utime + stime) of process `pid` so far, from /proc/PID/stat (fields 14 and 15, in USER_HZ = 100
 /// ticks per second, fixed by the Linux ABI).
 pub(crate) fn cpu_time(pid: u32) -> Option<Duration> {
+    cpu_times(pid).map(|(u, s)| u + s)
+}
+
+/// (user, system) CPU time of process `pid` so far, as [`cpu_time`] reads them.
+pub(crate) fn cpu_times(pid: u32) -> Option<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(") ")?;
     let mut fields = rest.split_whitespace();
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis(utime.saturating_add(stime).saturating_mul(10)))
+    Some((Duration::from_millis(utime.saturating_mul(10)), Duration::from_millis(stime.saturating_mul(10))))
 }
 
 /// Runs `f`, recording the CPU time process `pid` used meanwhile.
 pub(crate) fn with_cpu(pid: Option<u32>, f: impl FnOnce() -> Result<Measured>) -> Result<Measured> {
-    let before = pid.and_then(cpu_time);
+    let before = pid.and_then(cpu_times);
     let mut m = f()?;
-    if let (Some(b), Some(a)) = (before, pid.and_then(cpu_time)) {
-        m.server_cpu = Some(a.saturating_sub(b));
+    if let (Some((bu, bs)), Some((au, as_))) = (before, pid.and_then(cpu_times)) {
+        m.server_cpu = Some((au + as_).saturating_sub(bu + bs));
+        m.server_sys = Some(as_.saturating_sub(bs));
     }
     Ok(m)
 }
@@ -157,7 +173,7 @@ pub(crate) async fn sequential(b: &Bound, op: &Op, warmup: u64, n: u64) -> Resul
     }
     let wall = start.elapsed();
     latencies.sort_unstable();
-    Ok(Measured { calls: n, wall, latencies, server_cpu: None, client_cpu: None, spread: None })
+    Ok(Measured { calls: n, wall, latencies, server_cpu: None, server_sys: None, client_cpu: None, spread: None })
 }
 
 /// `total` calls on ONE connection with `k` in flight at any time (k tasks, each calling one after another on a
@@ -182,7 +198,15 @@ pub(crate) async fn in_flight(b: &Bound, op: &Op, k: u64, total: u64) -> Result<
         set.spawn(timed_loop(b, op, per, None));
     }
     let latencies = join_latencies(set).await?;
-    Ok(Measured { calls: per * k, wall: start.elapsed(), latencies, server_cpu: None, client_cpu: None, spread: None })
+    Ok(Measured {
+        calls: per * k,
+        wall: start.elapsed(),
+        latencies,
+        server_cpu: None,
+        server_sys: None,
+        client_cpu: None,
+        spread: None,
+    })
 }
 
 /// Opens `k` bound connections (`concurrency` handshakes at a time).
@@ -241,7 +265,15 @@ pub(crate) async fn connections(
     for b in &conns {
         b.conn.close();
     }
-    Ok(Measured { calls: per_conn * k as u64, wall, latencies, server_cpu: None, client_cpu: None, spread: None })
+    Ok(Measured {
+        calls: per_conn * k as u64,
+        wall,
+        latencies,
+        server_cpu: None,
+        server_sys: None,
+        client_cpu: None,
+        spread: None,
+    })
 }
 
 /// `n` calls one after another, each timed, after waiting at `barrier` if given.

@@ -148,7 +148,15 @@ impl RawEcho {
         }
         let wall = start.elapsed();
         latencies.sort_unstable();
-        Ok(crate::measure::Measured { calls: n, wall, latencies, server_cpu: None, client_cpu: None, spread: None })
+        Ok(crate::measure::Measured {
+            calls: n,
+            wall,
+            latencies,
+            server_cpu: None,
+            server_sys: None,
+            client_cpu: None,
+            spread: None,
+        })
     }
 }
 

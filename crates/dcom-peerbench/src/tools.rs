@@ -8,7 +8,9 @@ use dcom_pdu::SyntaxId;
 use dcom_testpeers::{PeerOutput, Peers};
 use serde_json::Value;
 
-use crate::measure::{Measured, cpu_time};
+use std::time::Duration;
+
+use crate::measure::{Measured, cpu_times};
 use crate::rpc::Op;
 
 /// What a Python client's `--bench` reported: calls and seconds of its timed part.
@@ -97,11 +99,11 @@ pub(crate) fn samba_incremental(
         // Smoke runs: one run, its wall time (fork, connect and bind included).
         return crate::measure::with_cpu(server_pid, || samba(peers, addr, call, extra, k));
     }
-    let c0 = server_pid.and_then(cpu_time);
+    let c0 = server_pid.and_then(cpu_times);
     let short = samba(peers, addr, call, base, k)?;
-    let c1 = server_pid.and_then(cpu_time);
+    let c1 = server_pid.and_then(cpu_times);
     let long = samba(peers, addr, call, base + extra, k)?;
-    let c2 = server_pid.and_then(cpu_time);
+    let c2 = server_pid.and_then(cpu_times);
     let dt = long.wall.saturating_sub(short.wall);
     if dt.is_zero() {
         bail!(
@@ -110,15 +112,19 @@ pub(crate) fn samba_incremental(
             short.wall.as_secs_f64()
         );
     }
-    let server_cpu = match (c0, c1, c2) {
-        (Some(a), Some(b), Some(c)) => (c.saturating_sub(b)).checked_sub(b.saturating_sub(a)),
+    // The extra calls' share: (long run) - (short run), for the total and for the system part.
+    let extra_of = |pick: fn((Duration, Duration)) -> Duration| match (c0, c1, c2) {
+        (Some(a), Some(b), Some(c)) => (pick(c).saturating_sub(pick(b))).checked_sub(pick(b).saturating_sub(pick(a))),
         _ => None,
     };
+    let server_cpu = extra_of(|(u, s)| u + s);
+    let server_sys = extra_of(|(_, s)| s);
     Ok(Measured {
         calls: long.calls.saturating_sub(short.calls),
         wall: dt,
         latencies: Vec::new(),
         server_cpu,
+        server_sys,
         client_cpu: None,
         spread: None,
     })
