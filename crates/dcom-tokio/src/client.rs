@@ -17,6 +17,7 @@ use tracing::{Instrument, debug, info_span, warn};
 use uuid::Uuid;
 
 use crate::kdc;
+use crate::{READ_BUF_START, grow_read_buf};
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -254,7 +255,7 @@ enum Spun {
 
 impl Spin {
     /// Reads the socket without sleeping until bytes arrive, a command comes, or the budget is spent.
-    fn poll(&self, t: &mut Task, rx: &mut mpsc::UnboundedReceiver<Cmd>, buf: &mut [u8]) -> Spun {
+    fn poll(&self, t: &mut Task, rx: &mut mpsc::UnboundedReceiver<Cmd>, buf: &mut Vec<u8>) -> Spun {
         use std::io::Read as _;
         let start = std::time::Instant::now();
         loop {
@@ -262,6 +263,7 @@ impl Spin {
                 Ok(0) => return Spun::Closed,
                 Ok(n) => {
                     let _ = t.conn.receive(buf.get(..n).unwrap_or_default());
+                    grow_read_buf(buf, n);
                     return Spun::Progress;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -302,7 +304,7 @@ async fn run(
     let weak = tx.downgrade();
     drop(tx);
     let mut t = Task { conn, handshake: None, calls: HashMap::new(), tokens: HashMap::new(), by_call: HashMap::new() };
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; READ_BUF_START];
     'outer: loop {
         tokio::select! {
             cmd = rx.recv() => {
@@ -319,6 +321,7 @@ async fn run(
                     }
                     Ok(n) => {
                         let _ = t.conn.receive(buf.get(..n).unwrap_or_default());
+                        grow_read_buf(&mut buf, n);
                     }
                 }
             }

@@ -371,7 +371,7 @@ async fn serve_connection(
     let mut conn = ServerConnection::new(shared.config.clone(), shared.registry.clone(), shared.groups.clone());
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
     let mut cancels = Cancels::default();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; crate::READ_BUF_START];
     let mut stopping = false;
     let idle = shared.limits.idle_timeout;
     // The timer is armed once and re-armed only when it fires before the (moving) deadline: a call does not touch
@@ -398,6 +398,7 @@ async fn serve_connection(
                 };
                 let data = buf.get(..n).unwrap_or_default();
                 let result = conn.receive(data);
+                crate::grow_read_buf(&mut buf, n);
                 // A partial PDU must complete within pdu_timeout; a whole one resets the idle timer.
                 let next = tokio::time::Instant::now()
                     + if conn.buffered() > 0 { shared.limits.pdu_timeout.min(idle) } else { idle };
