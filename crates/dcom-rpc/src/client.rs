@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 use uuid::Uuid;
 
 use crate::error::{CallError, CloseReason};
-use crate::framing::FrameBuffer;
+use crate::framing::{EncodeError, FrameBuffer, encode_protected};
 use crate::{DEFAULT_FRAG_SIZE, MIN_FRAG_SIZE, SUPPORTED_BTFN};
 
 /// Client settings.
@@ -604,35 +604,17 @@ impl ClientConnection {
         let kind = CallKind::Request { p_cont_id: pres.id, opnum, object };
         let pdus = build_fragments(call_id, kind, &stub, self.max_xmit, PfcFlags(0), template)
             .map_err(|e| local(e.to_string()))?;
-        // Encoded and protected in place at the end of the output buffer; on an error nothing is left of it.
-        let start = self.out.len();
-        let r = self.encode_protected(&pdus, security, start);
-        if r.is_err() {
-            self.out.truncate(start);
-        }
-        r?;
+        let protection = security.and_then(|id| self.security.get_mut(&id)).and_then(|s| s.protection.as_mut());
+        encode_protected(&mut self.out, &pdus, protection).map_err(|e| match e {
+            EncodeError::Encode(e) => local(e.to_string()),
+            EncodeError::Protect(e) => CallError::Security(e.to_string()),
+        })?;
         let limits = ReassemblyLimits { max_stub_size: self.config.max_response_size, max_fragments: 1 << 20 };
         self.pending.insert(
             call_id,
             Pending { p_cont_id: pres.id, security, reassembler: Reassembler::new(limits), cancelled: false, vt },
         );
         Ok(call_id)
-    }
-
-    fn encode_protected(&mut self, pdus: &[Pdu], security: Option<u32>, start: usize) -> Result<(), CallError> {
-        let mut at = start;
-        for pdu in pdus {
-            pdu.encode(&mut self.out).map_err(|e| local(e.to_string()))?;
-            if let Some(id) = security
-                && let Some(p) = self.security.get_mut(&id).and_then(|s| s.protection.as_mut())
-                && p.protects_pdus()
-            {
-                let frame = self.out.get_mut(at..).ok_or_else(|| local("encoded pdu vanished"))?;
-                p.protect_frame(frame).map_err(|e| CallError::Security(e.to_string()))?;
-            }
-            at = self.out.len();
-        }
-        Ok(())
     }
 
     /// Which commands the next request on (`security`, `p_cont_id`) carries. [MS-RPCE 2.2.2.13] asks for the

@@ -66,3 +66,36 @@ impl FrameBuffer {
         Ok(Some((header, self.buf.split_to(len))))
     }
 }
+
+/// Why [`encode_protected`] failed.
+#[derive(Debug)]
+pub(crate) enum EncodeError {
+    /// A PDU did not encode.
+    Encode(PduError),
+    /// The per-PDU protection refused a fragment ([MS-RPCE 3.3.1.5.2]).
+    Protect(dcom_auth::AuthError),
+}
+
+/// Encodes `pdus` (the fragments of one call) at the end of `out`, each signed or sealed in place by `protection`
+/// when its level protects PDUs: no intermediate copy per fragment. On an error `out` is left as it was.
+pub(crate) fn encode_protected(
+    out: &mut Vec<u8>,
+    pdus: &[dcom_pdu::Pdu],
+    mut protection: Option<&mut dcom_auth::Protection>,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    let r = (|| {
+        for pdu in pdus {
+            let at = out.len();
+            pdu.encode(out).map_err(EncodeError::Encode)?;
+            if let Some(p) = protection.as_deref_mut().filter(|p| p.protects_pdus()) {
+                p.protect_frame(out.get_mut(at..).unwrap_or_default()).map_err(EncodeError::Protect)?;
+            }
+        }
+        Ok(())
+    })();
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
+}

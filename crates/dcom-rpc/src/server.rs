@@ -26,7 +26,7 @@ use tracing::{debug, warn};
 use uuid::Uuid;
 
 use crate::error::CloseReason;
-use crate::framing::FrameBuffer;
+use crate::framing::{EncodeError, FrameBuffer, encode_protected};
 use crate::group::AssociationGroups;
 use crate::{DEFAULT_FRAG_SIZE, MIN_FRAG_SIZE, SUPPORTED_BTFN};
 
@@ -1093,7 +1093,7 @@ impl ServerConnection {
             }
             CallOutcome::Response(stub) => stub,
         };
-        let (template, mut protection) = match call.auth_context.and_then(|id| self.security.get_mut(&id)) {
+        let (template, protection) = match call.auth_context.and_then(|id| self.security.get_mut(&id)) {
             Some(SecCtx { state: SecState::Established { protection, .. }, .. }) => {
                 (protection.auth_template(), Some(protection))
             }
@@ -1108,18 +1108,13 @@ impl ServerConnection {
                 return Ok(());
             }
         };
-        // Each fragment is encoded at the end of the output buffer and protected there, in place.
-        for pdu in pdus {
-            let start = self.out.len();
-            if let Err(e) = pdu.encode(&mut self.out) {
+        match encode_protected(&mut self.out, &pdus, protection) {
+            Ok(()) => {}
+            Err(EncodeError::Encode(e)) => {
                 warn!(call_id, error = %e, "cannot encode a response fragment");
-                self.out.truncate(start);
                 return Err(self.fail(proto(None, e.to_string())));
             }
-            if let Some(p) = protection.as_deref_mut().filter(|p| p.protects_pdus())
-                && let Err(e) = p.protect_frame(self.out.get_mut(start..).unwrap_or_default())
-            {
-                self.out.truncate(start);
+            Err(EncodeError::Protect(e)) => {
                 return Err(self.fail(CloseReason::Security(format!("protecting a response: {e}"))));
             }
         }

@@ -2,7 +2,6 @@
 
 use core::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
 use md4::Md4;
 use md5::{Digest, Md5};
 use rc4::{Rc4, StreamCipher};
@@ -10,11 +9,9 @@ use rc4::{Rc4, StreamCipher};
 use crate::error::{AuthError, AuthErrorKind, Result};
 use crate::secret::{SecretBytes, ct_eq, wipe};
 
-type HmacMd5 = Hmac<Md5>;
-
 // The keyed signing state is secret-equivalent: md-5's `zeroize` feature must wipe it on drop.
 const _: fn() = || {
-    fn wiped_on_drop<T: hmac::digest::zeroize::ZeroizeOnDrop>() {}
+    fn wiped_on_drop<T: md5::digest::zeroize::ZeroizeOnDrop>() {}
     wiped_on_drop::<Md5>();
 };
 
@@ -53,7 +50,7 @@ impl KeyedHmacMd5 {
         Self { inner, outer }
     }
 
-    fn mac(&self, parts: &[&[u8]]) -> [u8; 16] {
+    fn mac<'a>(&self, parts: impl IntoIterator<Item = &'a [u8]>) -> [u8; 16] {
         let mut inner = self.inner.clone();
         for p in parts {
             inner.update(p);
@@ -171,13 +168,9 @@ pub(crate) fn md5(parts: &[&[u8]]) -> [u8; 16] {
     h.finalize().into()
 }
 
+/// HMAC-MD5 of the concatenated `parts` under `key` (one-shot; the per-message signing keeps a keyed state).
 pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
-    // INVARIANT: HMAC accepts keys of any length, new_from_slice cannot fail.
-    let Ok(mut mac) = <HmacMd5 as KeyInit>::new_from_slice(key) else { return [0; 16] };
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
+    KeyedHmacMd5::new(key).mac(parts.iter().copied())
 }
 
 fn rc4(key: &[u8]) -> Result<Rc4> {
@@ -275,18 +268,7 @@ impl DirectionKeys {
     /// ([MS-NLMP] 3.4.6.1).
     fn raw_checksum(&self, seq: u32, buffers: &[&[u8]]) -> [u8; 8] {
         let seq_le = seq.to_le_bytes();
-        let mut parts: [&[u8]; 5] = [&seq_le, &[], &[], &[], &[]];
-        let full = if buffers.len() <= 4 {
-            for (slot, b) in parts.iter_mut().skip(1).zip(buffers) {
-                *slot = b;
-            }
-            self.sign_mac.mac(&parts)
-        } else {
-            let mut all: Vec<&[u8]> = Vec::with_capacity(buffers.len() + 1);
-            all.push(&seq_le);
-            all.extend_from_slice(buffers);
-            self.sign_mac.mac(&all)
-        };
+        let full = self.sign_mac.mac(core::iter::once(&seq_le[..]).chain(buffers.iter().copied()));
         let mut out = [0u8; 8];
         out.copy_from_slice(full.get(..8).unwrap_or(&[0; 8]));
         out
@@ -400,7 +382,7 @@ mod tests {
     }
 
     /// RFC 2202 section 2 test cases 1, 2, 3, 6 (a key longer than the block) and a message split in parts,
-    /// checked against the RFC's digests and against the `hmac` crate.
+    /// checked against the RFC's digests and against the `hmac` crate (an independent implementation).
     #[test]
     fn keyed_hmac_md5_matches_rfc_2202_and_the_hmac_crate() {
         let cases: [(Vec<u8>, Vec<u8>, &str); 4] = [
@@ -414,11 +396,15 @@ mod tests {
             ),
         ];
         for (key, msg, want) in cases {
+            use hmac::{KeyInit as _, Mac as _};
             let k = KeyedHmacMd5::new(&key);
-            assert_eq!(k.mac(&[&msg]).to_vec(), hex(want));
+            assert_eq!(k.mac([msg.as_slice()]).to_vec(), hex(want));
             let (a, b) = msg.split_at(msg.len() / 3);
-            assert_eq!(k.mac(&[a, b]).to_vec(), hex(want), "same state reused, message in two parts");
-            assert_eq!(hmac_md5(&key, &[&msg]).to_vec(), hex(want));
+            assert_eq!(k.mac([a, b]).to_vec(), hex(want), "same state reused, message in two parts");
+            assert_eq!(hmac_md5(&key, &[a, b]).to_vec(), hex(want));
+            let mut reference = hmac::Hmac::<Md5>::new_from_slice(&key).expect("any key length");
+            reference.update(&msg);
+            assert_eq!(reference.finalize().into_bytes().to_vec(), hex(want));
         }
     }
 }
